@@ -1,0 +1,1 @@
+"""innobot's application shell: settings, command line, wiring, platform adapters and delivery."""

@@ -1,0 +1,48 @@
+"""What every platform adapter offers the outbox, and the errors a send may end in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from handlers.core import Platform, Reply
+
+
+class DeliveryError(Exception):
+    """A send did not go through."""
+
+
+class RetryLater(DeliveryError):
+    """The platform asked us to slow down (Telegram 429, Matrix M_LIMIT_EXCEEDED)."""
+
+    def __init__(self, retry_after: float, detail: str = "") -> None:
+        super().__init__(f"retry after {retry_after:.1f}s {detail}".strip())
+        self.retry_after = retry_after
+
+
+class TransientFailure(DeliveryError):
+    """Network trouble or a server error: try again later with backoff."""
+
+
+class PermanentFailure(DeliveryError):
+    """The recipient cannot be reached (blocked the bot, chat gone): do not try again."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    """How fast the outbox may send through an adapter."""
+
+    per_chat_rate: float  # messages per second into one chat, sustained
+    per_chat_burst: int  # messages one chat may get at once
+    overall_rate: float  # messages per second across all chats
+
+
+class Adapter(Protocol):
+    """A platform the outbox can deliver to."""
+
+    platform: Platform
+    pacing: Pacing
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        """Deliver ``reply`` into ``chat_id`` or raise a :class:`DeliveryError`."""
+        ...

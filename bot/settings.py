@@ -1,0 +1,76 @@
+"""innobot's settings: every knob, read from the environment (prefix ``INNOBOT_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """All of innobot's configuration. The README's configuration reference mirrors this class."""
+
+    model_config = SettingsConfigDict(env_prefix="INNOBOT_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="Directory for the embedded SQLite database, Matrix keys and other local state.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy URL of the store. Unset: SQLite in data_dir. "
+            "PostgreSQL: postgresql+asyncpg://user:password@host:5432/innobot"
+        ),
+    )
+    default_language: Literal["en", "it", "sv"] = Field(
+        default="en", description="Language used when a user has chosen none and their app sends none."
+    )
+
+    telegram_token: SecretStr | None = Field(
+        default=None, description="Bot token from @BotFather. Unset: Telegram is not started."
+    )
+    telegram_mode: Literal["polling", "webhook"] = Field(
+        default="polling", description="How Telegram updates arrive: long polling or a webhook."
+    )
+    telegram_api_url: str = Field(
+        default="https://api.telegram.org/bot",
+        description="Bot API base URL (a local Bot API server, or a test double).",
+    )
+    telegram_file_url: str = Field(
+        default="https://api.telegram.org/file/bot", description="Bot API base URL for file downloads."
+    )
+    webhook_url: str | None = Field(
+        default=None,
+        description="Public HTTPS URL Telegram posts updates to, e.g. https://bot.example.org/telegram",
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret Telegram sends in X-Telegram-Bot-Api-Secret-Token; required in webhook mode.",
+    )
+
+    web_host: str = Field(default="127.0.0.1", description="Address of innobot's web server.")
+    web_port: int = Field(default=8080, description="Port of innobot's web server (webhook, health).")
+
+    log_level: str = Field(default="INFO", description="Log level (DEBUG shows message metadata).")
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text for people, json for one JSON object per line."
+    )
+
+    flood_burst: int = Field(
+        default=8, description="Messages a user may send in a burst before being throttled."
+    )
+    flood_rate: float = Field(
+        default=1.0, description="Messages per second a user may keep sending after the burst."
+    )
+    db_retry_attempts: int = Field(
+        default=4, description="Attempts at handling a message while the database is busy."
+    )
+
+    def resolved_database_url(self) -> str:
+        """The store's URL: the configured one, or SQLite inside the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'innobot.db').resolve()}"

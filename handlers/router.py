@@ -1,0 +1,198 @@
+"""The router: active flow step, else command, else button, else free text by intent."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import inspect, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.context import (
+    COMMAND_PREFIX,
+    FLOW_PREFIX,
+    Command,
+    Context,
+    Feature,
+    Handler,
+    Limits,
+    Step,
+    TextAnalyzer,
+)
+from handlers.core import ContentKind, IncomingMessage, Reply
+from handlers.i18n import pick_language
+from storage.models import ConversationState, Identity, Person
+
+log = logging.getLogger(__name__)
+
+# Commands that work in the middle of a flow without leaving it.
+FLOW_SAFE_COMMANDS = frozenset({"help"})
+
+
+@dataclass
+class Outcome:
+    """What handling one message produced."""
+
+    replies: list[Reply]
+    notifications: list[Reply]
+    lang: str
+    person_id: int | None
+
+
+@dataclass
+class Router:
+    features: Sequence[Feature]
+    analyzer: TextAnalyzer
+    limits: Limits = field(default_factory=Limits)
+    default_language: str = "en"
+
+    def __post_init__(self) -> None:
+        self.commands: dict[str, Command] = {}
+        self.flows: dict[str, Mapping[str, Step]] = {}
+        self.intents: dict[str, Handler] = {}
+        for feature in self.features:
+            for table, entries in (
+                (self.commands, feature.commands),
+                (self.flows, feature.flows),
+                (self.intents, feature.intents),
+            ):
+                clash = set(table) & set(entries)
+                if clash:
+                    raise ValueError(f"registered twice: {sorted(clash)}")
+                table.update(entries)  # type: ignore[attr-defined]
+
+    async def handle(self, session: AsyncSession, msg: IncomingMessage) -> Outcome:
+        """Handle ``msg`` inside the caller's transaction; the caller commits."""
+        state = await load_state(session, msg)
+        person = await find_person(session, msg)
+        lang = pick_language(
+            person.language if person else state.language, msg.language_hint, self.default_language
+        )
+        ctx = Context(
+            session=session,
+            msg=msg,
+            state=state,
+            person=person,
+            lang=lang,
+            analyzer=self.analyzer,
+            limits=self.limits,
+            flows=self.flows,
+        )
+        replies = await self._route(ctx)
+        if inspect(state).pending and not state.flow and not state.language:
+            # Nothing worth keeping: do not store platform identifiers of a stranger.
+            session.expunge(state)
+        return Outcome(
+            replies=replies,
+            notifications=ctx.notifications,
+            lang=ctx.lang,
+            person_id=ctx.person.id if ctx.person else None,
+        )
+
+    async def _route(self, ctx: Context) -> list[Reply]:
+        msg = ctx.msg
+        command = msg.command if msg.kind == ContentKind.TEXT else None
+
+        if command and command[0] == "cancel":
+            return await self._run_command(ctx, "cancel")
+
+        if msg.button is not None:
+            return await self._route_button(ctx, msg.button)
+
+        if ctx.state.flow and ctx.state.step:
+            if command and command[0] in FLOW_SAFE_COMMANDS:
+                return await self._run_command(ctx, command[0]) + await ctx.reprompt()
+            if command:
+                return [ctx.reply("flow.finish_first")] + await ctx.reprompt()
+            return await self._answer_step(ctx)
+
+        if command:
+            return await self._run_command(ctx, command[0])
+
+        if msg.kind != ContentKind.TEXT:
+            return [ctx.reply("errors.text_only")]
+        if not msg.text.strip():
+            return [ctx.reply("errors.empty")]
+        return await self._route_free_text(ctx)
+
+    async def _answer_step(self, ctx: Context) -> list[Reply]:
+        assert ctx.state.flow is not None and ctx.state.step is not None
+        step = self.flows.get(ctx.state.flow, {}).get(ctx.state.step)
+        if step is None:
+            log.warning("unknown flow step %s/%s; leaving it", ctx.state.flow, ctx.state.step)
+            ctx.end_flow()
+            return [ctx.reply("flow.lost")]
+        if step.expects_text and ctx.msg.kind != ContentKind.TEXT and ctx.button_value is None:
+            return [ctx.reply("errors.text_only")] + await ctx.reprompt()
+        if step.expects_text and ctx.button_value is None and not ctx.msg.text.strip():
+            return [ctx.reply("errors.empty")] + await ctx.reprompt()
+        return await step.answer(ctx)
+
+    async def _route_button(self, ctx: Context, payload: str) -> list[Reply]:
+        if payload.startswith(COMMAND_PREFIX):
+            name = payload[len(COMMAND_PREFIX) :]
+            if ctx.state.flow and name not in FLOW_SAFE_COMMANDS and name != "cancel":
+                return [ctx.reply("flow.finish_first")] + await ctx.reprompt()
+            return await self._run_command(ctx, name)
+        if payload.startswith(FLOW_PREFIX):
+            version, _, value = payload[len(FLOW_PREFIX) :].partition(":")
+            if ctx.state.flow and version == str(ctx.state.version):
+                ctx.button_value = value
+                return await self._answer_step(ctx)
+        # A button from an old message, or one this version of innobot never made.
+        stale = [ctx.reply("errors.stale_button")]
+        return stale + (await ctx.reprompt() if ctx.state.flow else [])
+
+    async def _run_command(self, ctx: Context, name: str) -> list[Reply]:
+        command = self.commands.get(name)
+        if command is None:
+            return [ctx.reply("errors.unknown_command", command="/" + name[:32])]
+        if command.needs_consent and ctx.person is None:
+            return [ctx.reply("errors.needs_consent")]
+        return await command.handler(ctx)
+
+    async def _route_free_text(self, ctx: Context) -> list[Reply]:
+        text = ctx.msg.text[: ctx.limits.text_max]
+        analysis = ctx.analyzer.analyze(text)
+        handler = self.intents.get(analysis.intent)
+        if handler is None:
+            return [ctx.reply("errors.not_understood")]
+        return await handler(ctx)
+
+
+async def load_state(session: AsyncSession, msg: IncomingMessage) -> ConversationState:
+    """The conversation state of the message's sender in its chat, created if new.
+
+    On PostgreSQL the row is locked for the transaction, so that two processes handling
+    messages of the same chat take turns instead of overwriting each other's step.
+    """
+    query = (
+        select(ConversationState)
+        .where(
+            ConversationState.platform == msg.platform.value,
+            ConversationState.chat_id == msg.chat_id,
+            ConversationState.user_id == msg.user_id,
+        )
+        .with_for_update()
+    )
+    state = (await session.execute(query)).scalar_one_or_none()
+    if state is None:
+        state = ConversationState(
+            platform=msg.platform.value,
+            chat_id=msg.chat_id,
+            user_id=msg.user_id,
+            data={},
+            version=0,
+        )
+        session.add(state)
+    return state
+
+
+async def find_person(session: AsyncSession, msg: IncomingMessage) -> Person | None:
+    query = (
+        select(Person)
+        .join(Identity)
+        .where(Identity.platform == msg.platform.value, Identity.external_id == msg.user_id)
+    )
+    return (await session.execute(query)).scalar_one_or_none()

@@ -1,0 +1,1 @@
+"""Language identification, intent and topic classification, and matching."""

@@ -1,0 +1,1 @@
+"""innobot's store: typed SQLAlchemy models, the async engine, query functions and migrations."""

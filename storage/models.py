@@ -1,0 +1,386 @@
+"""innobot's domain, as typed SQLAlchemy 2.0 models (SQLite and PostgreSQL alike)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncAttrs
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# BIGINT on PostgreSQL, INTEGER (and so an alias of ROWID) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(AsyncAttrs, DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class Role(StrEnum):
+    CITIZEN = "citizen"
+    SME = "sme"
+    INFRASTRUCTURE = "infrastructure"
+    CHALLENGE_OWNER = "challenge_owner"
+    MODERATOR = "moderator"
+
+
+class Status(StrEnum):
+    """Moderation status shared by every submission."""
+
+    PENDING = "pending"
+    NEEDS_INFO = "needs_info"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    MERGED = "merged"
+    CLOSED = "closed"
+
+
+class ItemKind(StrEnum):
+    """The kinds of submission, with the letter of their reference numbers."""
+
+    IDEA = "idea"
+    SOLUTION = "solution"
+    INFRASTRUCTURE = "infrastructure"
+    CHALLENGE = "challenge"
+
+    @property
+    def prefix(self) -> str:
+        return {"idea": "I", "solution": "S", "infrastructure": "L", "challenge": "C"}[self.value]
+
+
+class Confidentiality(StrEnum):
+    PUBLIC = "public"
+    ANONYMOUS = "anonymous"
+    RESTRICTED = "restricted"
+
+
+class Frequency(StrEnum):
+    INSTANT = "instant"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+class MatchState(StrEnum):
+    SUGGESTED = "suggested"
+    INTERESTED = "interested"
+    INTRODUCED = "introduced"
+    PROPOSAL = "proposal"
+    CONTRACT = "contract"
+    DECLINED = "declined"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Person(Base):
+    """Someone who consented to take part. Personal data lives here and in Identity."""
+
+    __tablename__ = "person"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    role: Mapped[str] = mapped_column(String(32), default=Role.CITIZEN.value)
+    consent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisation.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    identities: Mapped[list[Identity]] = relationship(
+        back_populates="person", cascade="all, delete-orphan", passive_deletes=True
+    )
+    organisation: Mapped[Organisation | None] = relationship()
+
+
+class Identity(Base):
+    """One platform account of a person (a Telegram user, a Matrix user, a console user)."""
+
+    __tablename__ = "identity"
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(255))
+    chat_id: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    language_code: Mapped[str | None] = mapped_column(String(16))
+    blocked_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    person: Mapped[Person] = relationship(back_populates="identities")
+
+
+class Organisation(Base):
+    __tablename__ = "organisation"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str | None] = mapped_column(String(32))
+    country: Mapped[str | None] = mapped_column(String(64))
+    region: Mapped[str | None] = mapped_column(String(120))
+    website: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SubmissionMixin:
+    """Columns every moderated submission shares."""
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    lang: Mapped[str | None] = mapped_column(String(8))
+    topics: Mapped[list[Any]] = mapped_column(default=list)
+    topic_scores: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default=Status.PENDING.value, index=True)
+    show_name: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column()
+
+    KIND: ItemKind
+
+    @property
+    def ref(self) -> str:
+        return f"{self.KIND.prefix}-{self.id}"
+
+
+class Idea(SubmissionMixin, Base):
+    """A citizen's idea. ``person_id`` is NULL once its author has been forgotten."""
+
+    __tablename__ = "idea"
+    KIND = ItemKind.IDEA
+
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), index=True
+    )
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("idea.id", ondelete="SET NULL"))
+
+
+class SolutionProfile(SubmissionMixin, Base):
+    """What an SME, start-up or lab offers: competences, solutions, services."""
+
+    __tablename__ = "solution_profile"
+    KIND = ItemKind.SOLUTION
+
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), index=True
+    )
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisation.id", ondelete="SET NULL")
+    )
+    trl: Mapped[int | None] = mapped_column(Integer)
+    region: Mapped[str | None] = mapped_column(String(120))
+    country: Mapped[str | None] = mapped_column(String(64))
+    languages: Mapped[list[Any]] = mapped_column(default=list)
+    share_contact: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class InfrastructureProfile(SubmissionMixin, Base):
+    """A lab, pilot plant, test bed or piece of equipment SMEs can use."""
+
+    __tablename__ = "infrastructure_profile"
+    KIND = ItemKind.INFRASTRUCTURE
+
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), index=True
+    )
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisation.id", ondelete="SET NULL")
+    )
+    services: Mapped[str | None] = mapped_column(Text)
+    equipment: Mapped[str | None] = mapped_column(Text)
+    price_model: Mapped[str | None] = mapped_column(String(200))
+    lead_time: Mapped[str | None] = mapped_column(String(120))
+    location: Mapped[str | None] = mapped_column(String(200))
+    share_contact: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Challenge(SubmissionMixin, Base):
+    """An innovation need published by a company or public body."""
+
+    __tablename__ = "challenge"
+    KIND = ItemKind.CHALLENGE
+
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), index=True
+    )
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisation.id", ondelete="SET NULL")
+    )
+    deadline: Mapped[date | None] = mapped_column(Date)
+    offer: Mapped[str | None] = mapped_column(String(200))
+    confidentiality: Mapped[str] = mapped_column(String(16), default=Confidentiality.PUBLIC.value)
+    region: Mapped[str | None] = mapped_column(String(120))
+
+
+class Subscription(Base):
+    """A person's standing request for challenge alerts."""
+
+    __tablename__ = "subscription"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    topics: Mapped[list[Any]] = mapped_column(default=list)
+    keywords: Mapped[list[Any]] = mapped_column(default=list)
+    region: Mapped[str | None] = mapped_column(String(120))
+    frequency: Mapped[str] = mapped_column(String(16), default=Frequency.INSTANT.value)
+    weekday: Mapped[int | None] = mapped_column(Integer)
+    delivery_time: Mapped[str] = mapped_column(String(5), default="09:00")
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Rome")
+    quiet_start: Mapped[str | None] = mapped_column(String(5))
+    quiet_end: Mapped[str | None] = mapped_column(String(5))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_covered_until: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Match(Base):
+    """A suggested pairing of a challenge with a profile or idea, and what came of it."""
+
+    __tablename__ = "match"
+    __table_args__ = (UniqueConstraint("challenge_id", "item_kind", "item_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    challenge_id: Mapped[int] = mapped_column(
+        ForeignKey("challenge.id", ondelete="CASCADE"), index=True
+    )
+    item_kind: Mapped[str] = mapped_column(String(16))
+    item_id: Mapped[int] = mapped_column(BigId)
+    score: Mapped[float] = mapped_column(Float)
+    why: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(16), default=MatchState.SUGGESTED.value)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ModerationDecision(Base):
+    """The audit log: every moderation action, who took it, and the state before it."""
+
+    __tablename__ = "moderation_decision"
+    __table_args__ = (Index("ix_moderation_decision_item", "item_kind", "item_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    item_kind: Mapped[str] = mapped_column(String(16))
+    item_id: Mapped[int] = mapped_column(BigId)
+    moderator: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    previous_status: Mapped[str | None] = mapped_column(String(16))
+    new_status: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConversationState(Base):
+    """Where a person is in a multi-step flow, so that a restart resumes at the same step.
+
+    Keyed by platform identifiers, not by person: it exists before consent (language choice) and
+    holds nothing but the flow's own answers. ``version`` changes at every step; buttons carry it,
+    so a press on an old message is recognised.
+    """
+
+    __tablename__ = "conversation_state"
+    __table_args__ = (UniqueConstraint("platform", "chat_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[str] = mapped_column(String(255))
+    flow: Mapped[str | None] = mapped_column(String(32))
+    step: Mapped[str | None] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    language: Mapped[str | None] = mapped_column(String(8))
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class OutboxMessage(Base):
+    """A message waiting to be (or already) delivered. Replies and alerts alike.
+
+    ``dedupe_key`` makes queuing idempotent: the same (recipient, item, kind) is never queued
+    twice. ``priority`` 0 is a reply to someone talking to the bot; larger numbers wait.
+    """
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_message_due", "status", "priority", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(255), index=True)
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32), default="reply")
+    dedupe_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()
+
+
+SUBMISSION_MODELS: dict[ItemKind, type[Idea | SolutionProfile | InfrastructureProfile | Challenge]] = {
+    ItemKind.IDEA: Idea,
+    ItemKind.SOLUTION: SolutionProfile,
+    ItemKind.INFRASTRUCTURE: InfrastructureProfile,
+    ItemKind.CHALLENGE: Challenge,
+}
