@@ -1,4 +1,4 @@
-"""innobot's settings: every knob, read from the environment (prefix ``INNOBOT_``) or a ``.env`` file."""
+"""innobot's settings, read from the environment (prefix ``INNOBOT_``) or a ``.env`` file."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(
         default=Path("data"),
-        description="Directory for the embedded SQLite database, Matrix keys and other local state.",
+        description="Directory for the embedded SQLite database, Matrix keys and other state.",
     )
     database_url: str | None = Field(
         default=None,
@@ -26,7 +26,7 @@ class Settings(BaseSettings):
         ),
     )
     default_language: Literal["en", "it", "sv"] = Field(
-        default="en", description="Language used when a user has chosen none and their app sends none."
+        default="en", description="Language for users who chose none and whose app sends none."
     )
 
     telegram_token: SecretStr | None = Field(
@@ -40,7 +40,8 @@ class Settings(BaseSettings):
         description="Bot API base URL (a local Bot API server, or a test double).",
     )
     telegram_file_url: str = Field(
-        default="https://api.telegram.org/file/bot", description="Bot API base URL for file downloads."
+        default="https://api.telegram.org/file/bot",
+        description="Bot API base URL for file downloads.",
     )
     webhook_url: str | None = Field(
         default=None,
@@ -48,11 +49,13 @@ class Settings(BaseSettings):
     )
     webhook_secret: SecretStr | None = Field(
         default=None,
-        description="Secret Telegram sends in X-Telegram-Bot-Api-Secret-Token; required in webhook mode.",
+        description="Secret Telegram sends in X-Telegram-Bot-Api-Secret-Token (webhook mode).",
     )
 
     web_host: str = Field(default="127.0.0.1", description="Address of innobot's web server.")
-    web_port: int = Field(default=8080, description="Port of innobot's web server (webhook, health).")
+    web_port: int = Field(
+        default=8080, description="Port of innobot's web server (webhook, health)."
+    )
 
     log_level: str = Field(default="INFO", description="Log level (DEBUG shows message metadata).")
     log_format: Literal["text", "json"] = Field(

@@ -1,4 +1,4 @@
-"""What a handler gets besides the message: its DB session, the person, their flow, their language."""
+"""What a handler gets besides the message: DB session, person, flow state, language."""
 
 from __future__ import annotations
 
@@ -65,7 +65,9 @@ class Context:
     def t(self, key: str, /, **values: object) -> str:
         return t(self.lang, key, **values)
 
-    def reply(self, key: str, /, buttons: Sequence[Sequence[Button]] = (), **values: object) -> Reply:
+    def reply(
+        self, key: str, /, buttons: Sequence[Sequence[Button]] = (), **values: object
+    ) -> Reply:
         return Reply(self.t(key, **values), tuple(tuple(row) for row in buttons))
 
     # --- flows -----------------------------------------------------------------------------

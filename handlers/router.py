@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +26,8 @@ from handlers.i18n import pick_language
 from storage.models import ConversationState, Identity, Person
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Commands that work in the middle of a flow without leaving it.
 FLOW_SAFE_COMMANDS = frozenset({"help"})
@@ -52,15 +55,9 @@ class Router:
         self.flows: dict[str, Mapping[str, Step]] = {}
         self.intents: dict[str, Handler] = {}
         for feature in self.features:
-            for table, entries in (
-                (self.commands, feature.commands),
-                (self.flows, feature.flows),
-                (self.intents, feature.intents),
-            ):
-                clash = set(table) & set(entries)
-                if clash:
-                    raise ValueError(f"registered twice: {sorted(clash)}")
-                table.update(entries)  # type: ignore[attr-defined]
+            _register(self.commands, feature.commands)
+            _register(self.flows, feature.flows)
+            _register(self.intents, feature.intents)
 
     async def handle(self, session: AsyncSession, msg: IncomingMessage) -> Outcome:
         """Handle ``msg`` inside the caller's transaction; the caller commits."""
@@ -117,8 +114,7 @@ class Router:
         return await self._route_free_text(ctx)
 
     async def _answer_step(self, ctx: Context) -> list[Reply]:
-        assert ctx.state.flow is not None and ctx.state.step is not None
-        step = self.flows.get(ctx.state.flow, {}).get(ctx.state.step)
+        step = self.flows.get(ctx.state.flow or "", {}).get(ctx.state.step or "")
         if step is None:
             log.warning("unknown flow step %s/%s; leaving it", ctx.state.flow, ctx.state.step)
             ctx.end_flow()
@@ -159,6 +155,13 @@ class Router:
         if handler is None:
             return [ctx.reply("errors.not_understood")]
         return await handler(ctx)
+
+
+def _register(table: dict[str, T], entries: Mapping[str, T]) -> None:
+    clash = set(table) & set(entries)
+    if clash:
+        raise ValueError(f"registered twice: {sorted(clash)}")
+    table.update(entries)
 
 
 async def load_state(session: AsyncSession, msg: IncomingMessage) -> ConversationState:

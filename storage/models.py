@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -65,7 +65,11 @@ NAMING_CONVENTION = {
 
 class Base(AsyncAttrs, DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+    }
 
 
 class Role(StrEnum):
@@ -225,6 +229,7 @@ class SolutionProfile(SubmissionMixin, Base):
     organisation_id: Mapped[int | None] = mapped_column(
         ForeignKey("organisation.id", ondelete="SET NULL")
     )
+    organisation: Mapped[Organisation | None] = relationship()
     trl: Mapped[int | None] = mapped_column(Integer)
     region: Mapped[str | None] = mapped_column(String(120))
     country: Mapped[str | None] = mapped_column(String(64))
@@ -244,6 +249,7 @@ class InfrastructureProfile(SubmissionMixin, Base):
     organisation_id: Mapped[int | None] = mapped_column(
         ForeignKey("organisation.id", ondelete="SET NULL")
     )
+    organisation: Mapped[Organisation | None] = relationship()
     services: Mapped[str | None] = mapped_column(Text)
     equipment: Mapped[str | None] = mapped_column(Text)
     price_model: Mapped[str | None] = mapped_column(String(200))
@@ -264,6 +270,7 @@ class Challenge(SubmissionMixin, Base):
     organisation_id: Mapped[int | None] = mapped_column(
         ForeignKey("organisation.id", ondelete="SET NULL")
     )
+    organisation: Mapped[Organisation | None] = relationship()
     deadline: Mapped[date | None] = mapped_column(Date)
     offer: Mapped[str | None] = mapped_column(String(200))
     confidentiality: Mapped[str] = mapped_column(String(16), default=Confidentiality.PUBLIC.value)
@@ -378,7 +385,9 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column()
 
 
-SUBMISSION_MODELS: dict[ItemKind, type[Idea | SolutionProfile | InfrastructureProfile | Challenge]] = {
+Submission = Idea | SolutionProfile | InfrastructureProfile | Challenge
+
+SUBMISSION_MODELS: dict[ItemKind, type[Submission]] = {
     ItemKind.IDEA: Idea,
     ItemKind.SOLUTION: SolutionProfile,
     ItemKind.INFRASTRUCTURE: InfrastructureProfile,
