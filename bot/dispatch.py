@@ -113,8 +113,12 @@ class Dispatcher:
                 log.info("throttled a flood from user %s", pseudonym(msg.user_id))
                 await self._say(msg, "errors.flood")
             return
-        async with self._locks.hold(key):
-            await self._handle_serialized(msg)
+        try:
+            async with self._locks.hold(key):
+                await self._handle_serialized(msg)
+        except Exception:
+            # Only a failure while apologising gets here; it must not stop the adapter.
+            log.exception("could not handle or answer a message from %s", pseudonym(msg.user_id))
         self._worker.wake()
 
     async def _handle_serialized(self, msg: IncomingMessage) -> None:
