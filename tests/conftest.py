@@ -45,7 +45,8 @@ import pytest
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from storage.db import create_engine, session_factory
+from storage.db import create_engine, is_sqlite, session_factory
+from storage.migrate import upgrade, upgrade_engine
 
 POSTGRES_URL_ENV = "INNOBOT_TEST_POSTGRES_URL"
 _MISSING_POSTGRES = (
@@ -98,15 +99,34 @@ class PostgresServer:
     def _admin_dsn(self) -> str:
         return self.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
-    async def _admin(self, statement: str) -> None:
+    async def _admin(self, *statements: str) -> None:
         connection = await asyncpg.connect(self._admin_dsn())
         try:
-            await connection.execute(statement)
+            for statement in statements:
+                await connection.execute(statement)
         finally:
             await connection.close()
 
     def create_database(self, name: str) -> None:
         _run_async(lambda: self._admin(f'CREATE DATABASE "{name}"'))
+
+    def recreate_from(self, name: str, template: str) -> None:
+        """Replace database ``name`` by a copy of database ``template``."""
+
+        async def recreate() -> None:
+            connection = await asyncpg.connect(self._admin_dsn())
+            try:
+                # FILE_COPY (PostgreSQL 15+) copies a small database much faster than WAL_LOG.
+                version = connection.get_server_version()
+                strategy = " STRATEGY FILE_COPY" if version.major >= 15 else ""
+                await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                await connection.execute(
+                    f'CREATE DATABASE "{name}" TEMPLATE "{template}"{strategy}'
+                )
+            finally:
+                await connection.close()
+
+        _run_async(recreate)
 
     def drop_database(self, name: str) -> None:
         _run_async(lambda: self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -135,12 +155,20 @@ def _free_port() -> int:
         return port
 
 
+def _scratch_dir() -> str | None:
+    """Where the throwaway cluster lives: memory when the machine offers it (much faster)."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK):
+        return str(shm)
+    return None
+
+
 class _LocalCluster:
     """A throwaway cluster in a temporary directory, run as the ``postgres`` user when root."""
 
     def __init__(self, bin_dir: Path) -> None:
         self.bin_dir = bin_dir
-        self.root = Path(tempfile.mkdtemp(prefix="innobot-pg-"))
+        self.root = Path(tempfile.mkdtemp(prefix="innobot-pg-", dir=_scratch_dir()))
         self.data = self.root / "data"
         self.log = self.root / "server.log"
         self.port = 0
@@ -246,19 +274,54 @@ def db_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
-async def _migrate_to_head(engine: AsyncEngine) -> None:
-    from storage.models import Base
+@pytest.fixture(scope="session")
+def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database file migrated to head once per session (copied by ``engine``)."""
+    path = tmp_path_factory.mktemp("template") / "innobot-template.db"
+    _run_async(lambda: upgrade(f"sqlite+aiosqlite:///{path}"))
+    return path
 
-    async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.create_all)
+
+@pytest.fixture(scope="session")
+def migrated_postgresql_template(postgres_server: PostgresServer) -> Iterator[str]:
+    """A PostgreSQL database migrated to head once per session (cloned by ``engine``)."""
+    name = f"template_{secrets.token_hex(6)}"
+    postgres_server.create_database(name)
+    try:
+        _run_async(lambda: upgrade(postgres_server.database_url(name)))
+        yield name
+    finally:
+        postgres_server.drop_database(name)
+
+
+def _fill_with_migrated_schema(request: pytest.FixtureRequest, url: str) -> bool:
+    """Make the fresh database at ``url`` a copy of the session's migrated template.
+
+    False if it cannot be done (the database is no longer empty): migrate it instead.
+    """
+    location = make_url(url)
+    if is_sqlite(url):
+        path = Path(location.database or "")
+        if path.exists() or not location.database:
+            return False
+        template: Path = request.getfixturevalue("migrated_sqlite_template")
+        shutil.copyfile(template, path)
+        return True
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    if location.database is None or not location.database.startswith("test_"):
+        return False
+    server.recreate_from(location.database, request.getfixturevalue("migrated_postgresql_template"))
+    return True
 
 
 @pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+async def engine(db_url: str, request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
     """An async engine on ``db_url``'s database, migrated to head."""
+    cloned = _fill_with_migrated_schema(request, db_url)
     created = create_engine(db_url)
     try:
-        await _migrate_to_head(created)
+        if not cloned:
+            await upgrade_engine(created)
         yield created
     finally:
         await created.dispose()

@@ -1,0 +1,1 @@
+"""innobot's Alembic migrations: ``env.py``, the revision template and ``versions/``."""
