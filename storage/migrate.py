@@ -15,16 +15,19 @@ import sys
 import tempfile
 from importlib import resources
 from pathlib import Path
+from typing import Any, Literal
 
 from alembic import command
+from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from alembic.script.revision import RevisionError
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.types import TypeDecorator
 
 from storage.db import create_engine
+from storage.models import Base
 
 UPGRADE_COMMAND = "innobot db upgrade"
 
@@ -52,6 +55,26 @@ def alembic_config(url: str | None = None) -> Config:
         # ConfigParser interpolation treats "%" as special (it occurs in escaped passwords).
         config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
+
+
+def _render_item(type_: str, obj: Any, _context: AutogenContext) -> str | Literal[False]:
+    """Write our column types (UTCDateTime) as the plain SQLAlchemy types they are stored as.
+
+    A migration must not import the models: they change, a migration does not.
+    """
+    if type_ == "type" and isinstance(obj, TypeDecorator):
+        return f"sa.{obj.impl_instance!r}"
+    return False
+
+
+def context_options(connection: Connection) -> dict[str, Any]:
+    """Alembic's options for migrating and comparing (batch mode on SQLite's weak ALTER TABLE)."""
+    return {
+        "target_metadata": Base.metadata,
+        "render_as_batch": connection.dialect.name == "sqlite",
+        "compare_type": True,
+        "render_item": _render_item,
+    }
 
 
 def head_revision() -> str:
@@ -119,10 +142,8 @@ async def ensure_migrated(engine: AsyncEngine) -> None:
 
 
 def _is_known(revision: str) -> bool:
-    try:
-        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
-    except RevisionError:
-        return False
+    script = ScriptDirectory.from_config(alembic_config())
+    return any(known.revision == revision for known in script.walk_revisions())
 
 
 async def _autogenerate(message: str) -> None:
@@ -131,11 +152,19 @@ async def _autogenerate(message: str) -> None:
         await upgrade(url)
         config = alembic_config(url)
         config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
-        config.set_main_option("hooks", "ruff_format")
-        config.set_main_option("ruff_format.type", "module")
-        config.set_main_option("ruff_format.module", "ruff")
-        config.set_main_option("ruff_format.options", "format REVISION_SCRIPT_FILENAME")
-        await asyncio.to_thread(command.revision, config, message=message, autogenerate=True)
+        hooks = {
+            "hooks": "ruff_format",
+            "ruff_format.type": "module",
+            "ruff_format.module": "ruff",
+            "ruff_format.options": "format REVISION_SCRIPT_FILENAME",
+        }
+        for option, value in hooks.items():
+            config.set_section_option("post_write_hooks", option, value)
+        head = head_revision()
+        rev_id = f"{int(head) + 1:04d}" if head.isdigit() else None
+        await asyncio.to_thread(
+            command.revision, config, message=message, autogenerate=True, rev_id=rev_id
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,43 +8,19 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from alembic import context
-from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.types import TypeDecorator
 
-from storage.models import Base
+from storage.migrate import context_options
 
 config = context.config
-target_metadata = Base.metadata
-
-
-def render_item(type_: str, obj: Any, _autogen_context: AutogenContext) -> str | bool:
-    """Write our column types (UTCDateTime) as the plain SQLAlchemy types they store as.
-
-    A migration must not import the models: they change, a migration does not.
-    """
-    if type_ == "type" and isinstance(obj, TypeDecorator):
-        return f"sa.{obj.impl_instance!r}"
-    return False
-
-
-def configure_options(connection: Connection) -> dict[str, Any]:
-    """Options shared by migrating and comparing: batch mode where ALTER TABLE is weak (SQLite)."""
-    return {
-        "target_metadata": target_metadata,
-        "render_as_batch": connection.dialect.name == "sqlite",
-        "compare_type": True,
-        "render_item": render_item,
-    }
 
 
 def run_migrations(connection: Connection) -> None:
-    context.configure(connection=connection, **configure_options(connection))
+    context.configure(connection=connection, **context_options(connection))
     with context.begin_transaction():
         context.run_migrations()
 
@@ -54,6 +30,7 @@ async def run_with_new_engine(url: str) -> None:
     try:
         async with engine.connect() as connection:
             await connection.run_sync(run_migrations)
+            await connection.commit()
     finally:
         await engine.dispose()
 
