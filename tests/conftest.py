@@ -158,7 +158,12 @@ def _free_port() -> int:
 def _scratch_dir() -> str | None:
     """Where the throwaway cluster lives: memory when the machine offers it (much faster)."""
     shm = Path("/dev/shm")
-    if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK):
+    # A container's /dev/shm may be tiny (64 MB): only use it when a cluster comfortably fits.
+    if (
+        shm.is_dir()
+        and os.access(shm, os.W_OK | os.X_OK)
+        and shutil.disk_usage(shm).free >= 1 << 30
+    ):
         return str(shm)
     return None
 
