@@ -393,3 +393,45 @@ SUBMISSION_MODELS: dict[ItemKind, type[Submission]] = {
     ItemKind.INFRASTRUCTURE: InfrastructureProfile,
     ItemKind.CHALLENGE: Challenge,
 }
+
+
+# --- Matrix moderation ---------------------------------------------------------------------------
+
+
+class AdapterState(Base):
+    """Small values a platform adapter keeps across restarts (the Matrix sync token, ...)."""
+
+    __tablename__ = "adapter_state"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ModerationCard(Base):
+    """The triage card of a submission in a moderation room: its event id, to find its thread."""
+
+    __tablename__ = "moderation_card"
+    __table_args__ = (
+        UniqueConstraint("room_id", "event_id"),
+        Index("ix_moderation_card_item", "item_kind", "item_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    item_kind: Mapped[str] = mapped_column(String(16))
+    item_id: Mapped[int] = mapped_column(BigId)
+    room_id: Mapped[str] = mapped_column(String(255))
+    event_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HandledEvent(Base):
+    """A platform event whose effects are committed: it is never acted on twice (restarts, edits)."""
+
+    __tablename__ = "handled_event"
+    __table_args__ = (UniqueConstraint("platform", "event_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
