@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.core import Button, IncomingMessage, Reply
+from handlers.core import Button, ContentKind, IncomingMessage, Reply
 from handlers.i18n import t
 from storage.models import ConversationState, Person
 
@@ -125,6 +125,24 @@ class Context:
     def choices(self, options: Iterable[tuple[str, str]], per_row: int = 2) -> list[list[Button]]:
         buttons = [self.choice(label, value) for label, value in options]
         return [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
+
+    def chosen(self, options: Iterable[tuple[str, str]]) -> str | None:
+        """The option picked at a button step, or None.
+
+        A pressed button counts only if its value is one of ``options``. Typed text counts when
+        it is an option's label (any case) or its number, counting from 1 in the order given, as
+        platforms without buttons show them.
+        """
+        pairs = list(options)
+        if self.button_value is not None:
+            return self.button_value if any(v == self.button_value for _, v in pairs) else None
+        if self.msg.kind != ContentKind.TEXT:
+            return None
+        typed = " ".join(self.msg.text.split()).casefold()
+        for number, (label, value) in enumerate(pairs, start=1):
+            if typed in (label.casefold(), str(number)):
+                return value
+        return None
 
 
 def command_button(label: str, command: str) -> Button:

@@ -77,9 +77,12 @@ class Router:
             flows=self.flows,
         )
         replies = await self._route(ctx)
-        if inspect(state).pending and not state.flow and not state.language:
+        if not state.flow and not state.language:
             # Nothing worth keeping: do not store platform identifiers of a stranger.
-            session.expunge(state)
+            if inspect(state).pending:
+                session.expunge(state)
+            elif inspect(state).persistent and ctx.person is None:
+                await session.delete(state)
         return Outcome(
             replies=replies,
             notifications=ctx.notifications,
