@@ -1,0 +1,16 @@
+"""Every feature innobot offers, in the order the router registers them."""
+
+from __future__ import annotations
+
+from handlers.context import Feature
+from handlers.help import feature as help_feature
+from handlers.ideas import feature as ideas_feature
+from handlers.onboarding import feature as onboarding_feature
+from handlers.privacy import feature as privacy_feature
+
+ALL_FEATURES: tuple[Feature, ...] = (
+    onboarding_feature,
+    ideas_feature,
+    privacy_feature,
+    help_feature,
+)
