@@ -1,0 +1,551 @@
+"""innobot on Telegram: updates in (long polling or webhook), replies out as HTML with buttons.
+
+:func:`to_incoming` turns a Telegram update into an :class:`IncomingMessage`; everything else
+about Telegram (python-telegram-bot's Application, rate limits, HTML, message size, error codes)
+stays in :class:`TelegramAdapter`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import html
+import logging
+import os
+import re
+import time
+import warnings
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Coroutine
+from functools import partial
+from typing import Any, Final
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatType, ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    BaseUpdateProcessor,
+    ContextTypes,
+    TypeHandler,
+)
+from telegram.warnings import PTBDeprecationWarning
+
+from bot.adapters.base import (
+    DeliveryError,
+    Pacing,
+    PermanentFailure,
+    RetryLater,
+    TransientFailure,
+)
+from bot.settings import Settings
+from handlers.core import ContentKind, Document, IncomingMessage, Platform, Reply
+from handlers.markup import to_html
+
+log = logging.getLogger(__name__)
+
+# Opt in to python-telegram-bot's coming time-period types (timedelta) now: innobot reads them
+# either way, and PTB stops warning about the change on every flood-control answer.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+TEXT_LIMIT: Final = 4096  # Telegram's limit on one message's text
+CALLBACK_DATA_LIMIT: Final = 64  # bytes
+DISPLAY_NAME_LIMIT: Final = 128
+ALLOWED_UPDATES: Final = [Update.MESSAGE, Update.CALLBACK_QUERY]
+POLL_TIMEOUT: Final = 30  # seconds a getUpdates call may wait for updates
+MAX_CONCURRENT_UPDATES: Final = 64
+UPDATE_QUEUE_SIZE: Final = 1024  # a full queue slows polling / the webhook down
+# Parts of a split reply already delivered, kept so that a retried reply does not repeat them.
+PROGRESS_ENTRIES: Final = 1024
+PROGRESS_TTL: Final = 3600.0
+
+OnMessage = Callable[[IncomingMessage], Awaitable[None]]
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+
+# Message contents innobot does not read but answers with a polite "text only, please".
+_OTHER_CONTENT: Final = (
+    "animation",
+    "audio",
+    "video",
+    "video_note",
+    "contact",
+    "location",
+    "venue",
+    "poll",
+    "dice",
+    "game",
+    "story",
+    "paid_media",
+)
+
+
+# --- updates in ---------------------------------------------------------------------------------
+
+
+def to_incoming(update: Update) -> IncomingMessage | None:
+    """The platform-neutral form of ``update``; None for updates nobody sent to innobot.
+
+    Service messages (members joining, pinned messages...), edits, channel posts and callback
+    queries without data are not messages a person sent us and are ignored.
+    """
+    query = update.callback_query
+    if query is not None:
+        message = query.message
+        if query.data is None or message is None:
+            return None
+        user = query.from_user
+        return IncomingMessage(
+            platform=Platform.TELEGRAM,
+            chat_id=str(message.chat.id),
+            user_id=str(user.id),
+            button=query.data[:CALLBACK_DATA_LIMIT],
+            kind=ContentKind.BUTTON,
+            display_name=_display_name(user.first_name, user.last_name),
+            language_hint=user.language_code,
+            is_private=message.chat.type == ChatType.PRIVATE,
+            message_id=str(message.message_id),
+            raw=update,
+        )
+
+    message = update.message
+    if message is None or message.from_user is None or message.from_user.is_bot:
+        return None
+    kind = _content_kind(message)
+    if kind is None:
+        return None
+    user = message.from_user
+    return IncomingMessage(
+        platform=Platform.TELEGRAM,
+        chat_id=str(message.chat.id),
+        user_id=str(user.id),
+        text=(message.text or "") if kind == ContentKind.TEXT else "",
+        kind=kind,
+        display_name=_display_name(user.first_name, user.last_name),
+        language_hint=user.language_code,
+        is_private=message.chat.type == ChatType.PRIVATE,
+        message_id=str(message.message_id),
+        raw=update,
+    )
+
+
+def _content_kind(message: Message) -> ContentKind | None:
+    if message.text is not None:
+        return ContentKind.TEXT
+    if message.sticker is not None:
+        return ContentKind.STICKER
+    if message.photo:
+        return ContentKind.PHOTO
+    if message.voice is not None:
+        return ContentKind.VOICE
+    if any(getattr(message, name, None) for name in _OTHER_CONTENT):
+        return ContentKind.OTHER  # before DOCUMENT: an animation also carries a document
+    if message.document is not None:
+        return ContentKind.DOCUMENT
+    return None
+
+
+def _display_name(first: str, last: str | None) -> str | None:
+    name = " ".join(part for part in (first, last) if part).strip()
+    return name[:DISPLAY_NAME_LIMIT] or None
+
+
+# --- replies out --------------------------------------------------------------------------------
+
+_HTML_ATOM = re.compile(r"<[^>]*>|&#?[0-9A-Za-z]{1,10};|.", re.DOTALL)
+_TAG_NAME = re.compile(r"</?([A-Za-z][A-Za-z0-9-]*)")
+
+
+def _units(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split_html(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Cut Telegram HTML into messages of at most ``limit`` units each.
+
+    Cuts fall on paragraph breaks, else line breaks, else spaces; a formatting tag open at a cut
+    is closed at the end of one part and opened again at the start of the next, and an HTML
+    entity is never cut. Whitespace at a cut is dropped (Telegram trims it anyway).
+    """
+    atoms: list[str] = _HTML_ATOM.findall(text)
+    parts: list[str] = []
+    carried: list[tuple[str, str]] = []  # (tag name, opening tag) open at the start of a part
+    i = 0
+    while i < len(atoms):
+        while i < len(atoms) and atoms[i] in (" ", "\n"):
+            i += 1
+        if i == len(atoms):
+            break
+        stack = list(carried)
+        size = sum(_units(opening) for _, opening in stack)
+        paragraph = line = space = 0
+        j = i
+        while j < len(atoms):
+            atom = atoms[j]
+            new_stack = _after(stack, atom)
+            new_closing = sum(len(name) + 3 for name, _ in new_stack)
+            if size + _units(atom) + new_closing > limit:
+                break
+            size += _units(atom)
+            stack = new_stack
+            j += 1
+            if atom == "\n":
+                if j >= 2 and atoms[j - 2] == "\n":
+                    paragraph = j
+                else:
+                    line = j
+            elif atom == " ":
+                space = j
+        end = j
+        if j < len(atoms):
+            half = i + (j - i) // 2
+            if paragraph > half:
+                end = paragraph
+            elif line > half:
+                end = line
+            else:
+                end = space or paragraph or line or j
+        end = max(end, i + 1)
+        last = end
+        while last > i and atoms[last - 1] in (" ", "\n"):
+            last -= 1
+        body = "".join(atoms[i:last])
+        ending = list(carried)
+        for atom in atoms[i:end]:
+            ending = _after(ending, atom)
+        part = (
+            "".join(opening for _, opening in carried)
+            + body
+            + "".join(f"</{name}>" for name, _ in reversed(ending))
+        )
+        if _strip_tags(part).strip():
+            parts.append(part)
+        carried = ending
+        i = end
+    return parts
+
+
+def _after(stack: list[tuple[str, str]], atom: str) -> list[tuple[str, str]]:
+    """The open tags after ``atom``."""
+    if not atom.startswith("<") or len(atom) < 3:
+        return stack
+    match = _TAG_NAME.match(atom)
+    if match is None:
+        return stack
+    name = match.group(1).lower()
+    if atom.startswith("</"):
+        return stack[:-1] if stack and stack[-1][0] == name else stack
+    return [*stack, (name, atom)]
+
+
+def _strip_tags(part: str) -> str:
+    """The text a reader sees in a piece of Telegram HTML."""
+    return html.unescape(re.sub(r"<[^>]*>", "", part))
+
+
+def _keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    rows = [
+        [InlineKeyboardButton(button.label, callback_data=button.payload) for button in row]
+        for row in reply.buttons
+        if row
+    ]
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def _retry_after_seconds(error: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        # The attribute's type changes in a future PTB version; accept both forms.
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = error.retry_after
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    return float(value)
+
+
+def delivery_error(error: TelegramError) -> DeliveryError:
+    """What a Bot API error means for the outbox."""
+    if isinstance(error, RetryAfter):
+        return RetryLater(_retry_after_seconds(error), "telegram flood control")
+    if isinstance(error, Forbidden):  # blocked by the user, kicked from the group
+        return PermanentFailure(f"telegram refused: {error.message}")
+    if isinstance(error, ChatMigrated):
+        return PermanentFailure(f"telegram group moved to chat {error.new_chat_id}")
+    if isinstance(error, BadRequest):
+        # "chat not found", "user is deactivated" and every other 400: the same request would
+        # fail the same way again.
+        return PermanentFailure(f"telegram rejected the message: {error.message}")
+    if isinstance(error, InvalidToken):
+        return TransientFailure("telegram rejected the bot token")
+    # TimedOut, NetworkError (5xx, connection trouble), Conflict and anything else.
+    return TransientFailure(f"telegram unavailable: {error.message}")
+
+
+# --- the adapter --------------------------------------------------------------------------------
+
+
+class _ChatOrderedProcessor(BaseUpdateProcessor):
+    """Updates of different chats run concurrently; those of one chat run one after another.
+
+    ``on_receipt`` starts for each update as soon as it is taken from the queue, before the
+    update waits for its chat's turn (button presses are acknowledged there); it has finished
+    before the update is handled.
+    """
+
+    def __init__(
+        self, max_concurrent: int, on_receipt: Callable[[Update], Coroutine[Any, Any, None]]
+    ) -> None:
+        super().__init__(max_concurrent)
+        self._on_receipt = on_receipt
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._waiting: dict[int, int] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        if not isinstance(update, Update):
+            await coroutine
+            return
+        receipt = asyncio.create_task(self._on_receipt(update))
+        key = update.effective_chat.id if update.effective_chat else 0
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._waiting[key] = self._waiting.get(key, 0) + 1
+        try:
+            async with lock:
+                await receipt
+                await coroutine
+        finally:
+            self._waiting[key] -= 1
+            if not self._waiting[key]:
+                del self._waiting[key], self._locks[key]
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+
+class TelegramAdapter:
+    """Receives Telegram updates, hands them to ``on_message``, and delivers replies."""
+
+    platform = Platform.TELEGRAM
+    pacing = Pacing(per_chat_rate=1.0, per_chat_burst=3, overall_rate=30.0)
+
+    def __init__(self, settings: Settings, on_message: OnMessage) -> None:
+        if settings.telegram_token is None:
+            raise ValueError("Telegram needs INNOBOT_TELEGRAM_TOKEN")
+        if settings.telegram_mode == "webhook" and not (
+            settings.webhook_url and settings.webhook_secret
+        ):
+            raise ValueError(
+                "Telegram webhook mode needs INNOBOT_WEBHOOK_URL and INNOBOT_WEBHOOK_SECRET"
+            )
+        self._settings = settings
+        self._on_message = on_message
+        self._application: AnyApplication | None = None
+        self._progress: OrderedDict[tuple[str, Reply], tuple[int, float]] = OrderedDict()
+
+    @property
+    def application(self) -> AnyApplication:
+        if self._application is None:
+            raise RuntimeError("the Telegram adapter is not started")
+        return self._application
+
+    @property
+    def running(self) -> bool:
+        return self._application is not None and self._application.running
+
+    def _build(self) -> AnyApplication:
+        settings = self._settings
+        assert settings.telegram_token is not None
+        builder = (
+            ApplicationBuilder()
+            .token(settings.telegram_token.get_secret_value())
+            .base_url(settings.telegram_api_url)
+            .base_file_url(settings.telegram_file_url)
+            .rate_limiter(AIORateLimiter(max_retries=0))  # the outbox retries, not PTB
+            .concurrent_updates(_ChatOrderedProcessor(MAX_CONCURRENT_UPDATES, self._on_receipt))
+            .update_queue(asyncio.Queue(maxsize=UPDATE_QUEUE_SIZE))
+        )
+        if settings.telegram_mode == "webhook":
+            builder = builder.updater(None)  # updates arrive through innobot's own web server
+        application: AnyApplication = builder.build()
+        application.add_handler(TypeHandler(Update, self._on_update))
+        application.add_error_handler(self._on_error)
+        return application
+
+    async def start(self) -> None:
+        """Connect to the Bot API and start receiving updates."""
+        if self._application is not None:
+            raise RuntimeError("the Telegram adapter is already started")
+        application = self._build()
+        settings = self._settings
+        try:
+            await application.initialize()  # getMe: fails early on a wrong token
+            await application.start()
+            if settings.telegram_mode == "webhook":
+                assert settings.webhook_url is not None
+                assert settings.webhook_secret is not None
+                await application.bot.set_webhook(
+                    settings.webhook_url,
+                    secret_token=settings.webhook_secret.get_secret_value(),
+                    allowed_updates=ALLOWED_UPDATES,
+                )
+            else:
+                assert application.updater is not None
+                await application.updater.start_polling(
+                    timeout=POLL_TIMEOUT,
+                    allowed_updates=ALLOWED_UPDATES,
+                    error_callback=self._on_polling_error,
+                )
+        except BaseException:
+            await self._shutdown(application)
+            raise
+        self._application = application
+        log.info(
+            "telegram: receiving updates by %s as @%s",
+            settings.telegram_mode,
+            application.bot.username,
+        )
+
+    async def stop(self) -> None:
+        """Stop receiving, let the updates in hand finish, and disconnect."""
+        application, self._application = self._application, None
+        if application is not None:
+            await self._shutdown(application)
+            log.info("telegram: stopped")
+
+    @staticmethod
+    async def _shutdown(application: AnyApplication) -> None:
+        if application.updater is not None and application.updater.running:
+            await application.updater.stop()
+        if application.running:
+            await application.stop()
+        await application.shutdown()
+
+    async def process_webhook_update(self, data: dict[str, Any]) -> None:
+        """Queue one update received on the webhook; raises ValueError if it is not one."""
+        application = self.application
+        if not isinstance(data.get("update_id"), int):
+            raise ValueError("not a Telegram update")
+        try:
+            update = Update.de_json(data, application.bot)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise ValueError("not a Telegram update") from error
+        await application.update_queue.put(update)
+
+    async def _on_receipt(self, update: Update) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        try:
+            await query.answer()  # stops the spinner on the pressed button
+        except Exception as error:
+            log.warning(
+                "telegram: could not answer button press of update %s: %s", update.update_id, error
+            )
+
+    async def _on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = to_incoming(update)
+        if message is None:
+            log.debug("telegram: ignoring update %s", update.update_id)
+            return
+        try:
+            await self._on_message(message)
+        except Exception:
+            # One failing message must not stop the others (nor polling).
+            log.exception("telegram: handling update %s failed", update.update_id)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        update_id = update.update_id if isinstance(update, Update) else None
+        log.error(
+            "telegram: error in update %s: %r", update_id, context.error, exc_info=context.error
+        )
+
+    @staticmethod
+    def _on_polling_error(error: TelegramError) -> None:
+        log.warning("telegram: polling failed (%s); retrying", error)
+
+    # -- delivery --
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        """Deliver ``reply`` into ``chat_id``, split over several messages if it is long.
+
+        Raises RetryLater, TransientFailure or PermanentFailure. When a long reply fails half-way
+        the parts already delivered are remembered, and a retry of the same reply sends the rest.
+        """
+        try:
+            target = int(chat_id)
+        except ValueError:
+            raise PermanentFailure("not a Telegram chat id") from None
+        steps = self._steps(target, reply)
+        if not steps:
+            raise PermanentFailure("empty reply")
+        key = (chat_id, reply)
+        done = self._delivered(key)
+        for index, step in enumerate(steps):
+            if index < done:
+                continue
+            try:
+                await step()
+            except TelegramError as error:
+                failure = delivery_error(error)
+                if index and not isinstance(failure, PermanentFailure):
+                    self._remember(key, index)
+                else:
+                    self._progress.pop(key, None)
+                raise failure from error
+        self._progress.pop(key, None)
+
+    def _steps(self, chat: int, reply: Reply) -> list[Callable[[], Awaitable[None]]]:
+        keyboard = _keyboard(reply)
+        parts = split_html(to_html(reply.text)) if reply.text.strip() else []
+        steps: list[Callable[[], Awaitable[None]]] = [
+            partial(self._send_text, chat, part, keyboard if n == len(parts) - 1 else None)
+            for n, part in enumerate(parts)
+        ]
+        if reply.document is not None:
+            markup = None if parts else keyboard
+            steps.append(partial(self._send_document, chat, reply.document, markup))
+        return steps
+
+    async def _send_text(self, chat: int, part: str, markup: InlineKeyboardMarkup | None) -> None:
+        bot = self.application.bot
+        try:
+            await bot.send_message(chat, part, parse_mode=ParseMode.HTML, reply_markup=markup)
+        except BadRequest as error:
+            if "parse entities" not in error.message.lower():
+                raise
+            # A rendering fault must not leave the user without an answer: send it unformatted.
+            log.error("telegram: HTML rejected (%s); sending plain text", error.message)
+            await bot.send_message(chat, _strip_tags(part), reply_markup=markup)
+
+    async def _send_document(
+        self, chat: int, document: Document, markup: InlineKeyboardMarkup | None
+    ) -> None:
+        await self.application.bot.send_document(
+            chat, document.content, filename=document.filename, reply_markup=markup
+        )
+
+    def _delivered(self, key: tuple[str, Reply]) -> int:
+        entry = self._progress.get(key)
+        if entry is None:
+            return 0
+        done, stamp = entry
+        if time.monotonic() - stamp > PROGRESS_TTL:
+            del self._progress[key]
+            return 0
+        return done
+
+    def _remember(self, key: tuple[str, Reply], done: int) -> None:
+        self._progress[key] = (done, time.monotonic())
+        self._progress.move_to_end(key)
+        while len(self._progress) > PROGRESS_ENTRIES:
+            self._progress.popitem(last=False)
