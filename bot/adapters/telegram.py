@@ -271,6 +271,23 @@ def _retry_after_seconds(error: RetryAfter) -> float:
     return float(value)
 
 
+# Bad Request descriptions that mean the chat cannot be written to any more.
+_RECIPIENT_GONE: Final = (
+    "chat not found",
+    "user not found",
+    "user is deactivated",
+    "chat is deactivated",
+    "group chat was deactivated",
+    "bot was kicked",
+    "bot is not a member",
+    "peer_id_invalid",
+    "chat_write_forbidden",
+    "have no rights to send",
+    "not enough rights to send",
+    "bot can't initiate conversation",
+)
+
+
 def delivery_error(error: TelegramError) -> DeliveryError:
     """What a Bot API error means for the outbox."""
     if isinstance(error, RetryAfter):
@@ -280,9 +297,11 @@ def delivery_error(error: TelegramError) -> DeliveryError:
     if isinstance(error, ChatMigrated):
         return PermanentFailure(f"telegram group moved to chat {error.new_chat_id}")
     if isinstance(error, BadRequest):
-        # "chat not found", "user is deactivated" and every other 400: the same request would
-        # fail the same way again.
-        return PermanentFailure(f"telegram rejected the message: {error.message}")
+        if any(sign in error.message.lower() for sign in _RECIPIENT_GONE):
+            return PermanentFailure(f"telegram recipient unreachable: {error.message}")
+        # The message itself was refused (bad markup, invalid button...): sending it again would
+        # fail the same way, but the recipient is still reachable, so this is no PermanentFailure.
+        return DeliveryError(f"telegram rejected the message: {error.message}")
     if isinstance(error, InvalidToken):
         return TransientFailure("telegram rejected the bot token")
     # TimedOut, NetworkError (5xx, connection trouble), Conflict and anything else.

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import ClientSession, web
 from pydantic import SecretStr
 
-from bot.adapters.base import PermanentFailure, RetryLater, TransientFailure
+from bot.adapters.base import DeliveryError, PermanentFailure, RetryLater, TransientFailure
 from bot.adapters.telegram import TelegramAdapter
 from bot.settings import Settings
 from bot.web import SECRET_HEADER, build_web_app
@@ -169,6 +169,15 @@ async def test_a_blocked_bot_is_a_permanent_failure(
 async def test_unknown_chats_are_permanent_failures(adapter: TelegramAdapter, chat_id: str) -> None:
     with pytest.raises(PermanentFailure):
         await adapter.send(chat_id, Reply("hello"))
+
+
+async def test_a_refused_message_is_no_reason_to_give_up_on_the_user(
+    adapter: TelegramAdapter,
+) -> None:
+    too_long_payload = Reply("Pick one", buttons=((Button("A", "f:1:" + "a" * 70),),))
+    with pytest.raises(DeliveryError) as caught:
+        await adapter.send(str(USER), too_long_payload)
+    assert type(caught.value) is DeliveryError  # neither permanent, transient nor throttled
 
 
 async def test_server_errors_are_transient(adapter: TelegramAdapter, fake: FakeBotAPI) -> None:

@@ -337,6 +337,7 @@ class FakeBotAPI:
         # Set while a getUpdates call waits for updates (tests use it to inject mid-poll).
         self.poll_waiting = asyncio.Event()
         self._recorded = asyncio.Condition()
+        self._call_logged = asyncio.Event()
         self._failures: deque[_Failure] = deque()
         self._chat_buckets: dict[int, TokenBucket] = {}
         self._overall_bucket: TokenBucket | None = None
@@ -570,6 +571,31 @@ class FakeBotAPI:
             ) from None
         return list(self._sent[chat_id])
 
+    async def wait_for_call(
+        self,
+        method: str,
+        *,
+        status: int | None = None,
+        chat_id: int | None = None,
+        timeout: float = 10.0,
+    ) -> ApiCall:
+        """Wait for a call of ``method`` (answered with ``status``, into ``chat_id``)."""
+
+        def matches(call: ApiCall) -> bool:
+            return (
+                call.method.lower() == method.lower()
+                and (status is None or call.status == status)
+                and (chat_id is None or str(call.params.get("chat_id")) == str(chat_id))
+            )
+
+        async with asyncio.timeout(timeout):
+            while True:
+                found = next((call for call in self.calls if matches(call)), None)
+                if found is not None:
+                    return found
+                self._call_logged.clear()
+                await self._call_logged.wait()
+
     async def wait_for_webhook_deliveries(self, timeout: float = 10.0) -> None:
         """Wait until every injected update has been POSTed to the webhook."""
         async with asyncio.timeout(timeout):
@@ -659,6 +685,7 @@ class FakeBotAPI:
     def _log_call(self, method: str, params: JSON, status: int) -> None:
         logged = {k: v for k, v in params.items() if not isinstance(v, bytes)}
         self.calls.append(ApiCall(method, logged, status))
+        self._call_logged.set()
 
     def _check_injected_failure(self, method: str) -> None:
         if self._failures and method in self._failures[0].methods:
