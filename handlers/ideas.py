@@ -13,6 +13,7 @@ from handlers.context import Analysis, Command, Context, Feature, Step, command_
 from handlers.core import Reply
 from handlers.help import menu, menu_buttons, use_buttons
 from handlers.intents import TOPICS
+from handlers.text import one_line, paragraphs
 from storage.ideas import add_idea
 from storage.models import Status
 from storage.people import recent_submissions
@@ -22,18 +23,6 @@ NO_TOPIC = "other"
 SUGGESTED_TOPICS = 3
 MY_LIMIT = 20
 MY_TITLE_MAX = 80  # titles are shortened in /my so that the list fits in one message
-
-
-def one_line(text: str) -> str:
-    """``text`` as a single line of printable characters, spaces collapsed."""
-    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
-
-
-def paragraphs(text: str) -> str:
-    """``text`` with control characters removed, line breaks kept, outer blanks stripped."""
-    kept = "".join(c if c.isprintable() or c in "\n\t" else " " for c in text)
-    lines = [" ".join(line.split()) for line in kept.splitlines()]
-    return "\n".join(lines).strip()
 
 
 def _analysis_data(analysis: Analysis) -> dict[str, Any]:

@@ -105,9 +105,9 @@ TOPIC_PATTERNS: dict[str, str] = {
         trafik* cykel* cykl* bil bilar tåg* parkering* logistik* fordon* kollektivtrafik*
     """,
     "environment": """
-        environment* pollut* waste recycl* biodivers* emission* circular\\ economy
+        environment* pollut* waste recycl* compost* biodivers* emission* circular\\ economy
         ambient* inquinament* clima* rifiut* ricicl* emissioni economia\\ circolare
-        miljö* förorening* klimat* avfall* återvinn* utsläpp* cirkulär*
+        miljö* förorening* klimat* avfall* återvinn* kompost* utsläpp* cirkulär*
     """,
     "built_environment": """
         building* construction housing architect* urban* smart\\ city renovation

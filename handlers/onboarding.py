@@ -12,6 +12,7 @@ from handlers.context import Command, Context, Feature, Step, command_button
 from handlers.core import Reply
 from handlers.help import menu, use_buttons
 from handlers.i18n import LANGUAGE_NAMES
+from handlers.text import one_line
 from storage.models import Role
 from storage.people import add_person
 
@@ -117,11 +118,10 @@ async def answer_role(ctx: Context) -> list[Reply]:
 
 
 def _clean_name(name: str | None) -> str | None:
-    """A display name fit to store: printable, single-line, bounded."""
+    """A display name fit to store: one line, bounded."""
     if not name:
         return None
-    cleaned = " ".join("".join(c for c in name if c.isprintable()).split())
-    return cleaned[:200] or None
+    return one_line(name)[:200] or None
 
 
 feature = Feature(
