@@ -5,6 +5,7 @@ from __future__ import annotations
 from handlers.context import Feature
 from handlers.help import feature as help_feature
 from handlers.ideas import feature as ideas_feature
+from handlers.moderation import feature as moderation_feature
 from handlers.onboarding import feature as onboarding_feature
 from handlers.privacy import feature as privacy_feature
 
@@ -12,5 +13,6 @@ ALL_FEATURES: tuple[Feature, ...] = (
     onboarding_feature,
     ideas_feature,
     privacy_feature,
+    moderation_feature,
     help_feature,
 )

@@ -13,6 +13,7 @@ from handlers.context import Analysis, Command, Context, Feature, Step, command_
 from handlers.core import Reply
 from handlers.help import menu, menu_buttons, use_buttons
 from handlers.intents import TOPICS
+from handlers.moderation import queue_triage_card
 from handlers.text import one_line, paragraphs
 from storage.ideas import add_idea
 from storage.models import Status
@@ -188,6 +189,7 @@ async def answer_summary(ctx: Context) -> list[Reply]:
         topic_scores={name: float(score) for name, score in analysis.get("topics", [])},
         show_name=bool(data["show_name"]),
     )
+    queue_triage_card(ctx.session, idea)
     ctx.end_flow()
     return [menu(ctx, "idea.submitted", ref=idea.ref)]
 

@@ -9,8 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from handlers.i18n import t
 from handlers.intents import KeywordAnalyzer
 from storage.db import create_engine, session_factory
-from storage.models import ConversationState, Idea, Person, SolutionProfile, Status
-from tests.handlers.chat import Chat, ChatFactory, make_router, onboard
+from storage.models import (
+    ConversationState,
+    Idea,
+    OutboxMessage,
+    Person,
+    SolutionProfile,
+    Status,
+)
+from tests.handlers.chat import Chat, ChatFactory, count, make_router, onboard
 
 
 def suggestion(lang: str, description: str) -> str:
@@ -88,6 +95,8 @@ async def test_full_journey(
     assert idea.topics == [topic]
     assert idea.topic_scores[topic] > 0
     assert idea.show_name is True
+    # The moderators' triage card is queued with it.
+    assert await count(sessions, OutboxMessage, OutboxMessage.dedupe_key == f"card:{idea.ref}") == 1
 
     await ada.send("/my")
     assert ada.text.split("\n") == [
