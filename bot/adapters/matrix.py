@@ -1,0 +1,855 @@
+"""innobot on Matrix: the moderators' rooms, through matrix-nio.
+
+The adapter logs in (an access token, or a password once: the token and device are then kept in
+``data_dir/matrix``), joins the configured moderation rooms, accepts invitations to those rooms
+only, and syncs as a task in innobot's own event loop. The sync token is stored in the database
+after each sync, and every event acted on is recorded in the same transaction as its effects: a
+restart neither replays a command nor misses one (a gap in a long outage is filled from the room's
+history). Encrypted rooms work; the keys live in ``data_dir/matrix``.
+
+:func:`to_room_event` turns a Matrix event into the platform-neutral
+:class:`~handlers.moderation.RoomEvent`; the decisions are taken in :mod:`handlers.moderation`.
+What the bot says goes through the outbox; :meth:`MatrixAdapter.send` renders it (HTML
+``formatted_body`` and a plain ``body``), posts triage cards and thread replies, and turns the
+homeserver's rate limiting (429 ``M_LIMIT_EXCEEDED``) into :class:`RetryLater` with its
+``retry_after_ms``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Final
+
+from aiohttp import ClientError
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    ErrorResponse,
+    JoinResponse,
+    LoginResponse,
+    MegolmEvent,
+    RoomGetStateEventResponse,
+    RoomMessagesResponse,
+    RoomResolveAliasResponse,
+    RoomSendResponse,
+    SyncResponse,
+    WhoamiResponse,
+)
+from nio.exceptions import LocalProtocolError, OlmUnverifiedDeviceError, SendRetryError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.adapters.base import Pacing, PermanentFailure, RetryLater, TransientFailure
+from bot.logs import pseudonym
+from bot.outbox import PRIORITY_NOTIFICATION, PRIORITY_REPLY, enqueue
+from bot.settings import Settings
+from handlers.core import Platform, Reply
+from handlers.i18n import t
+from handlers.markup import to_html, to_plain
+from handlers.moderation import (
+    MODERATION_ROOM,
+    ROOM_LANGUAGE_KEY,
+    DeskConfig,
+    RoomAddress,
+    RoomEvent,
+    handle_room_event,
+    parse_ref,
+    render_card,
+    wants_attention,
+)
+from storage import moderation as store
+from storage.models import utcnow
+
+log = logging.getLogger(__name__)
+
+SYNC_TOKEN_KEY: Final = "matrix.sync_token"
+CREDENTIALS_FILE: Final = "credentials.json"
+HTML_FORMAT: Final = "org.matrix.custom.html"
+TEXT_MAX: Final = 20_000  # characters of one message; Matrix events are at most 64 KiB
+BACKFILL_MAX: Final = 1000  # events fetched from history to close a gap after an outage
+UNDECRYPTED_KEEP: Final = 300.0  # seconds an undecryptable event waits for its room key
+HANDLED_KEEP: Final = timedelta(days=30)
+DB_ATTEMPTS: Final = 4
+
+Wake = Callable[[], None]
+
+
+class MatrixConfigError(RuntimeError):
+    """The Matrix settings cannot work (no credentials, a token the homeserver refuses)."""
+
+
+class _SyncFailed(RuntimeError):
+    """A sync or login request failed in a way worth retrying."""
+
+
+# --- pure converters -------------------------------------------------------------------------
+
+
+def _strip_reply_fallback(body: str) -> str:
+    """Drop the quoted original that clients put before a reply (``> <@user> ...``)."""
+    lines = body.split("\n")
+    if not lines or not lines[0].startswith("> "):
+        return body
+    index = 0
+    while index < len(lines) and lines[index].startswith(">"):
+        index += 1
+    return "\n".join(lines[index:]).lstrip("\n")
+
+
+def to_room_event(room_id: str, source: Mapping[str, Any], own_user: str) -> RoomEvent | None:
+    """A room event as moderation sees it, or None if it is nothing to act on.
+
+    Edits are ignored (an edited command is not run again), as are redacted events, notices
+    (what bots say), the bot's own events and anything that is neither text nor a reaction.
+    """
+    sender = source.get("sender")
+    event_id = source.get("event_id")
+    content = source.get("content")
+    if not isinstance(sender, str) or not isinstance(event_id, str) or sender == own_user:
+        return None
+    if not isinstance(content, Mapping) or not content:
+        return None
+    unsigned = source.get("unsigned")
+    if isinstance(unsigned, Mapping) and "redacted_because" in unsigned:
+        return None
+    relates = content.get("m.relates_to")
+    relates = relates if isinstance(relates, Mapping) else {}
+    kind = source.get("type")
+    if kind == "m.reaction":
+        if relates.get("rel_type") != "m.annotation":
+            return None
+        key, target = relates.get("key"), relates.get("event_id")
+        if not isinstance(key, str) or not isinstance(target, str):
+            return None
+        return RoomEvent(room_id, sender, event_id, reaction=key[:16], reacts_to=target)
+    if kind != "m.room.message" or content.get("msgtype") not in ("m.text", "m.emote"):
+        return None
+    if relates.get("rel_type") == "m.replace" or "m.new_content" in content:
+        return None
+    body = content.get("body")
+    if not isinstance(body, str):
+        return None
+    root: str | None = None
+    reply_to = relates.get("m.in_reply_to")
+    if relates.get("rel_type") == "m.thread" and isinstance(relates.get("event_id"), str):
+        root = relates["event_id"]
+    elif isinstance(reply_to, Mapping) and isinstance(reply_to.get("event_id"), str):
+        root = reply_to["event_id"]
+        body = _strip_reply_fallback(body)
+    return RoomEvent(room_id, sender, event_id, text=body, thread_root=root)
+
+
+CREATOR_POWER: Final = 2**53 - 1  # "infinite", as room version 12 gives its creators
+
+
+@dataclass(frozen=True, slots=True)
+class RoomCreation:
+    """Who created a room, and under which rules (from its immutable ``m.room.create`` event)."""
+
+    creator: str
+    version: str = "1"
+    additional_creators: frozenset[str] = frozenset()
+
+    @property
+    def privileged_creators(self) -> bool:
+        """Room versions 12 and later give creators unlimited power, outside the power levels."""
+        if self.version == "org.matrix.hydra.11":
+            return True
+        return self.version.isdigit() and int(self.version) >= 12
+
+    def is_creator(self, user_id: str) -> bool:
+        return user_id == self.creator or user_id in self.additional_creators
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> RoomCreation:
+        content = event.get("content")
+        content = content if isinstance(content, Mapping) else {}
+        extra = content.get("additional_creators")
+        return cls(
+            creator=str(event.get("sender", "")),
+            version=str(content.get("room_version", "1")),
+            additional_creators=frozenset(str(u) for u in extra if isinstance(u, str))
+            if isinstance(extra, list)
+            else frozenset(),
+        )
+
+
+def power_level(
+    levels: Mapping[str, Any] | None, user_id: str, creation: RoomCreation | None = None
+) -> int:
+    """A user's power level, as the homeserver computes it for authorization."""
+    if creation is not None and creation.privileged_creators and creation.is_creator(user_id):
+        return CREATOR_POWER
+    if levels is None:
+        return 100 if creation is not None and user_id == creation.creator else 0
+    users = levels.get("users")
+    default = levels.get("users_default", 0)
+    level = users.get(user_id, default) if isinstance(users, Mapping) else default
+    try:
+        return int(level)
+    except (TypeError, ValueError):
+        return 0
+
+
+def message_content(reply: Reply, thread_root: str | None = None) -> dict[str, Any]:
+    """An ``m.room.message`` content: plain ``body`` and HTML ``formatted_body``."""
+    text = reply.text if len(reply.text) <= TEXT_MAX else reply.text[:TEXT_MAX] + "…"
+    labels = [button.label for row in reply.buttons for button in row]
+    if labels:
+        text += "\n" + "\n".join(f"{n}. {label}" for n, label in enumerate(labels, 1))
+    content: dict[str, Any] = {
+        "msgtype": "m.text",
+        "body": to_plain(text),
+        "format": HTML_FORMAT,
+        "formatted_body": to_html(text).replace("\n", "<br>\n"),
+    }
+    if thread_root is not None:
+        content["m.relates_to"] = {
+            "rel_type": "m.thread",
+            "event_id": thread_root,
+            "is_falling_back": True,
+            "m.in_reply_to": {"event_id": thread_root},
+        }
+    return content
+
+
+SYNC_FILTER: Final[dict[str, Any]] = {
+    "presence": {"not_types": ["*"]},
+    "account_data": {"not_types": ["*"]},
+    "room": {
+        "ephemeral": {"not_types": ["*"]},
+        "account_data": {"not_types": ["*"]},
+        "timeline": {"limit": 100},
+    },
+}
+
+
+# --- the adapter -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Undecrypted:
+    room_id: str
+    event: Any
+    since: float = field(default_factory=time.monotonic)
+
+
+class MatrixAdapter:
+    """The bot's Matrix account: syncs the moderation rooms, sends what the outbox gives it."""
+
+    platform = Platform.MATRIX
+
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        on_queued: Wake = lambda: None,
+        poll_timeout: float = 30.0,
+        timeline_limit: int = 100,
+        retry_delay: float = 5.0,
+    ) -> None:
+        if not settings.matrix_homeserver:
+            raise MatrixConfigError("INNOBOT_MATRIX_HOMESERVER is not set")
+        self._settings = settings
+        self._sessions = sessions
+        self._on_queued = on_queued
+        self._poll_ms = int(poll_timeout * 1000)
+        self._filter: dict[str, Any] = json.loads(json.dumps(SYNC_FILTER))
+        self._filter["room"]["timeline"]["limit"] = timeline_limit
+        self._retry_delay = retry_delay
+        self._max_backoff = max(0.5, settings.matrix_max_backoff)
+        rate = max(0.05, settings.matrix_send_rate)
+        self.pacing = Pacing(per_chat_rate=rate, per_chat_burst=10, overall_rate=rate)
+        self._store_dir = settings.data_dir / "matrix"
+        self._configured = [r.strip() for r in settings.matrix_rooms.split(",") if r.strip()]
+        self._rooms: list[str] = []  # configured rooms, resolved to ids, cards go to the first
+        self._joined: set[str] = set()
+        self._client: AsyncClient | None = None
+        self._token: str | None = None
+        self._full_state = True
+        self._task: asyncio.Task[None] | None = None
+        self._side_tasks: set[asyncio.Task[None]] = set()
+        self._rejoining: set[str] = set()
+        self._undecrypted: list[_Undecrypted] = []
+        self._creations: dict[str, RoomCreation] = {}
+        self._stopping = asyncio.Event()
+        self._ready = asyncio.Event()
+        self._throttled_until = 0.0
+        self.connected = False
+        self.failure: Exception | None = None
+        self.syncs = 0
+        self.rate_limited = 0
+        self._state = asyncio.Condition()
+
+    # --- lifecycle ---
+
+    @property
+    def user_id(self) -> str:
+        return self._client.user_id if self._client is not None else ""
+
+    @property
+    def rooms(self) -> list[str]:
+        """The moderation rooms' ids (known once started)."""
+        return list(self._rooms)
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        """Log in and sync in the background (retrying while the homeserver is unreachable)."""
+        if self._task is None:
+            self._stopping.clear()
+            self._task = asyncio.create_task(self._run(), name="matrix-sync")
+
+    async def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait until the first sync is done (raise if the settings cannot work)."""
+        async with asyncio.timeout(timeout):
+            while not self._ready.is_set():
+                if self.failure is not None:
+                    raise self.failure
+                if self._task is not None and self._task.done():
+                    raise RuntimeError("the Matrix sync task ended")
+                async with self._state:
+                    await self._state.wait()
+
+    async def wait_until(self, predicate: Callable[[MatrixAdapter], bool], timeout: float) -> None:
+        """Wait until ``predicate(self)`` holds (checked after every sync or connection change)."""
+        async with asyncio.timeout(timeout), self._state:
+            await self._state.wait_for(lambda: predicate(self))
+
+    async def stop(self) -> None:
+        """Stop syncing; what the outbox still holds stays there."""
+        self._stopping.set()
+        tasks = [t for t in (self._task, *self._side_tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._task = None
+        self._side_tasks.clear()
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+        self.connected = False
+        await self._changed()
+
+    async def _changed(self) -> None:
+        async with self._state:
+            self._state.notify_all()
+
+    async def _run(self) -> None:
+        backoff = 0.5
+        while not self._stopping.is_set():
+            try:
+                if self._client is None:
+                    await self._log_in()
+                    await self._prepare()
+                await self._sync_once()
+                if not self.connected:
+                    log.info("matrix: connected to %s", self._settings.matrix_homeserver)
+                    self.connected = True
+                    self._on_queued()
+                backoff = 0.5
+                self.syncs += 1
+                await self._changed()
+            except asyncio.CancelledError:
+                raise
+            except MatrixConfigError as exc:
+                log.error("matrix: %s; Matrix is off", exc)
+                self.failure = exc
+                await self._changed()
+                return
+            except Exception as exc:
+                if self.connected:
+                    log.warning("matrix: lost the homeserver (%s); reconnecting", _describe(exc))
+                else:
+                    log.info("matrix: homeserver unavailable (%s); retrying", _describe(exc))
+                self.connected = False
+                await self._changed()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+
+    # --- logging in and joining ---
+
+    def _new_client(self, user: str = "", device_id: str | None = None) -> AsyncClient:
+        self._store_dir.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):
+            self._store_dir.chmod(0o700)
+        config = AsyncClientConfig(
+            max_limit_exceeded=0,
+            max_timeouts=1,
+            request_timeout=30,
+            encryption_enabled=True,
+            store_sync_tokens=False,
+        )
+        return AsyncClient(
+            self._settings.matrix_homeserver or "",
+            user,
+            device_id=device_id,
+            store_path=str(self._store_dir),
+            config=config,
+        )
+
+    def _credentials_path(self) -> Path:
+        return self._store_dir / CREDENTIALS_FILE
+
+    def _saved_credentials(self) -> dict[str, str] | None:
+        try:
+            saved = json.loads(self._credentials_path().read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+        if (
+            not isinstance(saved, dict)
+            or saved.get("homeserver") != self._settings.matrix_homeserver
+        ):
+            return None
+        wanted = self._settings.matrix_user_id
+        if wanted and saved.get("user_id") != wanted:
+            return None
+        if all(isinstance(saved.get(k), str) for k in ("user_id", "device_id", "access_token")):
+            return saved
+        return None
+
+    def _save_credentials(self, user_id: str, device_id: str, token: str) -> None:
+        path = self._credentials_path()
+        data = {
+            "homeserver": self._settings.matrix_homeserver,
+            "user_id": user_id,
+            "device_id": device_id,
+            "access_token": token,
+        }
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(data, out)
+
+    async def _whoami(self, client: AsyncClient, token: str) -> tuple[str, str] | None:
+        client.access_token = token
+        answer = await client.whoami()
+        if isinstance(answer, WhoamiResponse) and answer.device_id:
+            return answer.user_id, answer.device_id
+        if isinstance(answer, ErrorResponse) and answer.status_code in (
+            "M_UNKNOWN_TOKEN",
+            "M_FORBIDDEN",
+        ):
+            return None
+        raise _SyncFailed(f"whoami: {answer}")
+
+    async def _log_in(self) -> None:
+        settings = self._settings
+        probe = self._new_client(settings.matrix_user_id or "")
+        try:
+            if settings.matrix_access_token is not None:
+                token = settings.matrix_access_token.get_secret_value()
+                who = await self._whoami(probe, token)
+                if who is None:
+                    raise MatrixConfigError("the homeserver refused INNOBOT_MATRIX_ACCESS_TOKEN")
+                user_id, device_id = who
+            elif (saved := self._saved_credentials()) is not None and (
+                await self._whoami(probe, saved["access_token"]) is not None
+            ):
+                user_id, device_id, token = (
+                    saved["user_id"],
+                    saved["device_id"],
+                    saved["access_token"],
+                )
+            elif settings.matrix_password is not None and settings.matrix_user_id:
+                answer = await probe.login(
+                    settings.matrix_password.get_secret_value(), device_name="innobot"
+                )
+                if not isinstance(answer, LoginResponse):
+                    if isinstance(answer, ErrorResponse) and answer.status_code == "M_FORBIDDEN":
+                        raise MatrixConfigError("the homeserver refused the Matrix password")
+                    raise _SyncFailed(f"login: {answer}")
+                user_id, device_id, token = answer.user_id, answer.device_id, answer.access_token
+                self._save_credentials(user_id, device_id, token)
+            else:
+                raise MatrixConfigError(
+                    "set INNOBOT_MATRIX_ACCESS_TOKEN, or INNOBOT_MATRIX_USER_ID and "
+                    "INNOBOT_MATRIX_PASSWORD"
+                )
+        finally:
+            await probe.close()
+        client = self._new_client(user_id, device_id)
+        client.restore_login(user_id, device_id, token)
+        self._client = client
+        log.info("matrix: logged in as %s (device %s)", user_id, device_id)
+
+    async def _prepare(self) -> None:
+        """Resolve and join the configured rooms; load the sync token; note the room language."""
+        client = self._require_client()
+        rooms: list[str] = []
+        for room in self._configured:
+            if room.startswith("#"):
+                answer = await client.room_resolve_alias(room)
+                if not isinstance(answer, RoomResolveAliasResponse):
+                    log.warning("matrix: cannot resolve room alias %s: %s", room, answer)
+                    continue
+                room = answer.room_id
+            rooms.append(room)
+        if not rooms:
+            raise MatrixConfigError("INNOBOT_MATRIX_ROOMS names no usable room")
+        self._rooms = rooms
+        for room in rooms:
+            answer = await client.join(room)
+            if isinstance(answer, JoinResponse):
+                self._joined.add(room)
+            else:
+                log.warning(
+                    "matrix: cannot join %s yet (%s); waiting for an invitation", room, answer
+                )
+        async with self._sessions() as session, session.begin():
+            self._token = await store.get_state(session, SYNC_TOKEN_KEY)
+            await store.set_state(session, ROOM_LANGUAGE_KEY, self._settings.matrix_language)
+            await store.forget_handled(session, utcnow() - HANDLED_KEEP)
+        self._full_state = True
+
+    def _require_client(self) -> AsyncClient:
+        if self._client is None:
+            raise _SyncFailed("not logged in")
+        return self._client
+
+    @property
+    def desk(self) -> DeskConfig:
+        return DeskConfig(
+            rooms=frozenset(self._rooms),
+            threshold=self._settings.matrix_power_level,
+            lang=self._settings.matrix_language,
+        )
+
+    # --- syncing ---
+
+    async def _sync_once(self) -> None:
+        client = self._require_client()
+        since = self._token
+        first = since is None
+        answer = await client.sync(
+            timeout=0 if first or self._full_state else self._poll_ms,
+            sync_filter=self._filter,
+            since=since,
+            full_state=True if self._full_state and not first else None,
+        )
+        if not isinstance(answer, SyncResponse):
+            if isinstance(answer, ErrorResponse) and answer.status_code == "M_UNKNOWN_TOKEN":
+                self._client = None
+                with contextlib.suppress(OSError):
+                    self._credentials_path().unlink()
+                await client.close()
+            raise _SyncFailed(f"sync: {answer}")
+        self._full_state = False
+        await self._exchange_keys(client)
+        await self._on_sync(answer, execute=not first, since=since)
+        await self._save_token(answer.next_batch)
+        self._ready.set()
+
+    async def _exchange_keys(self, client: AsyncClient) -> None:
+        if client.olm is None:
+            return
+        if client.should_upload_keys:
+            await client.keys_upload()
+        if client.should_query_keys:
+            await client.keys_query()
+        if client.should_claim_keys:
+            await client.keys_claim(client.get_users_for_key_claiming())
+        await client.send_to_device_messages()
+
+    async def _save_token(self, token: str) -> None:
+        self._token = token
+        try:
+            async with self._sessions() as session, session.begin():
+                await store.set_state(session, SYNC_TOKEN_KEY, token)
+        except OperationalError as exc:
+            # Events are recorded as handled with their effects: a stale token replays nothing.
+            log.warning("matrix: could not store the sync token (%s)", type(exc).__name__)
+
+    async def _on_sync(self, answer: SyncResponse, *, execute: bool, since: str | None) -> None:
+        client = self._require_client()
+        allowed = set(self._rooms)
+        for room_id in answer.rooms.invite:
+            if room_id in allowed:
+                joined = await client.join(room_id)
+                if isinstance(joined, JoinResponse):
+                    log.info("matrix: joined moderation room %s after an invitation", room_id)
+                    self._joined.add(room_id)
+                    self._on_queued()
+            else:
+                log.info("matrix: declined an invitation to a room that is not configured")
+                await client.room_leave(room_id)
+        for room_id in answer.rooms.leave:
+            self._joined.discard(room_id)
+            if room_id in allowed and not self._stopping.is_set():
+                log.warning("matrix: removed from moderation room %s; trying to rejoin", room_id)
+                self._spawn(self._rejoin(room_id), f"matrix-rejoin-{room_id}")
+        for room_id, info in answer.rooms.join.items():
+            self._joined.add(room_id)
+            if not execute:
+                continue
+            events = list(info.timeline.events)
+            if info.timeline.limited and since is not None and info.timeline.prev_batch:
+                events = await self._backfill(room_id, info.timeline.prev_batch, since) + events
+            for event in events:
+                await self._on_event(room_id, event)
+        if execute:
+            await self._retry_undecrypted()
+
+    async def _backfill(self, room_id: str, start: str, until: str) -> list[Any]:
+        """Events between ``until`` (the last sync) and ``start``, oldest first: the gap a
+        limited timeline leaves after an outage."""
+        client = self._require_client()
+        found: list[Any] = []
+        token: str | None = start
+        while token and len(found) < BACKFILL_MAX:
+            page = await client.room_messages(room_id, start=token, end=until, limit=100)
+            if not isinstance(page, RoomMessagesResponse) or not page.chunk:
+                break
+            found.extend(page.chunk)
+            if page.end in (None, token):
+                break
+            token = page.end
+        if found:
+            log.info("matrix: caught up on %d earlier events in %s", len(found), room_id)
+        return list(reversed(found))
+
+    async def _rejoin(self, room_id: str) -> None:
+        delay = 1.0
+        while not self._stopping.is_set() and room_id not in self._joined:
+            client = self._client
+            if client is not None:
+                try:
+                    answer = await client.join(room_id)
+                except (ClientError, OSError, TimeoutError):
+                    answer = None
+                if isinstance(answer, JoinResponse):
+                    log.info("matrix: rejoined moderation room %s", room_id)
+                    self._joined.add(room_id)
+                    self._on_queued()
+                    return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+            delay = min(delay * 2, self._max_backoff)
+
+    def _spawn(self, coroutine: Any, name: str) -> None:
+        if any(task.get_name() == name for task in self._side_tasks):
+            coroutine.close()
+            return
+        task = asyncio.create_task(coroutine, name=name)
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
+
+    async def _retry_undecrypted(self) -> None:
+        client = self._require_client()
+        waiting, self._undecrypted = self._undecrypted, []
+        for item in waiting:
+            try:
+                event = client.decrypt_event(item.event)
+            except Exception:
+                event = None
+            if event is not None and not isinstance(event, MegolmEvent):
+                await self._on_event(item.room_id, event)
+            elif time.monotonic() - item.since < UNDECRYPTED_KEEP:
+                self._undecrypted.append(item)
+            else:
+                log.warning(
+                    "matrix: gave up on an event in %s that could not be decrypted", item.room_id
+                )
+
+    # --- acting on events ---
+
+    async def _on_event(self, room_id: str, event: Any) -> None:
+        if isinstance(event, MegolmEvent):
+            log.info("matrix: an event in %s cannot be decrypted yet; waiting for its key", room_id)
+            self._undecrypted.append(_Undecrypted(room_id, event))
+            return
+        source = getattr(event, "source", None)
+        if not isinstance(source, Mapping):
+            return
+        room_event = to_room_event(room_id, source, self.user_id)
+        if room_event is None or not wants_attention(room_event):
+            return
+        try:
+            await self._handle(room_event)
+        except Exception:
+            log.exception(
+                "matrix: failed to act on event %s from %s in %s",
+                room_event.event_id,
+                pseudonym(room_event.sender),
+                room_id,
+            )
+            await self._apologise(room_event)
+
+    async def _handle(self, event: RoomEvent) -> None:
+        """Act on ``event`` once: its effects, its answers and the record that it was handled
+        are committed together."""
+        for attempt in range(1, DB_ATTEMPTS + 1):
+            try:
+                async with self._sessions() as session, session.begin():
+                    if await store.is_handled(session, Platform.MATRIX.value, event.event_id):
+                        return
+                    out = await handle_room_event(
+                        session, event, self.desk, lambda: self._power_of(event)
+                    )
+                    store.mark_handled(session, Platform.MATRIX.value, event.event_id)
+                    for message in out:
+                        priority = (
+                            PRIORITY_REPLY
+                            if message.to.platform is Platform.MATRIX
+                            else PRIORITY_NOTIFICATION
+                        )
+                        enqueue(
+                            session,
+                            message.to.platform,
+                            message.to.chat_id,
+                            [message.reply],
+                            person_id=message.person_id,
+                            priority=priority,
+                        )
+                break
+            except OperationalError:
+                if attempt == DB_ATTEMPTS:
+                    raise
+                await asyncio.sleep(0.05 * 2**attempt)
+        self._on_queued()
+
+    async def _apologise(self, event: RoomEvent) -> None:
+        with contextlib.suppress(Exception):
+            async with self._sessions() as session, session.begin():
+                text = t(self._settings.matrix_language, "errors.apology")
+                enqueue(session, Platform.MATRIX, event.room_id, [Reply(text)])
+            self._on_queued()
+
+    async def _power_of(self, event: RoomEvent) -> int | None:
+        """The sender's power level from the room's current state (None: not a member).
+
+        Membership and power levels are read from the homeserver for every command; only the
+        room's creation (immutable) is remembered.
+        """
+        client = self._require_client()
+        try:
+            member = await client.room_get_state_event(event.room_id, "m.room.member", event.sender)
+            if not isinstance(member, RoomGetStateEventResponse):
+                return None
+            if member.content.get("membership") != "join":
+                return None
+            levels = await client.room_get_state_event(event.room_id, "m.room.power_levels")
+            creation = await self._creation(event.room_id)
+        except (ClientError, OSError, TimeoutError) as exc:
+            log.warning("matrix: could not read power levels (%s); refusing", type(exc).__name__)
+            return None
+        if isinstance(levels, RoomGetStateEventResponse):
+            return power_level(levels.content, event.sender, creation)
+        if getattr(levels, "status_code", None) == "M_NOT_FOUND":
+            return power_level(None, event.sender, creation)
+        return None
+
+    async def _creation(self, room_id: str) -> RoomCreation | None:
+        known = self._creations.get(room_id)
+        if known is not None:
+            return known
+        client = self._require_client()
+        state = await client.room_get_state(room_id)
+        events = getattr(state, "events", None)
+        if not isinstance(events, list):
+            return None
+        for raw in events:
+            if isinstance(raw, Mapping) and raw.get("type") == "m.room.create":
+                creation = RoomCreation.from_event(raw)
+                self._creations[room_id] = creation
+                return creation
+        return None
+
+    # --- sending ---
+
+    def _room_of(self, room: str) -> str:
+        if room == MODERATION_ROOM:
+            if not self._rooms:
+                raise RetryLater(self._retry_delay, "moderation room not known yet")
+            return self._rooms[0]
+        return room
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        """Post ``reply`` where ``chat_id`` (a :class:`RoomAddress`) says."""
+        if self._client is None or not self.connected:
+            raise RetryLater(self._retry_delay, "not connected to the homeserver")
+        address = RoomAddress.parse(chat_id)
+        room = self._room_of(address.room)
+        if address.card is not None:
+            await self._send_card(room, address.card)
+            return
+        root = address.thread_event
+        if address.thread_ref is not None:
+            root = await self._card_event(address.thread_ref, room)
+        await self._room_send(room, message_content(reply, root))
+
+    async def _card_event(self, ref_text: str, room: str) -> str | None:
+        ref = parse_ref(ref_text)
+        if ref is None:
+            return None
+        async with self._sessions() as session:
+            card = await store.card_of(session, *ref, room_id=room)
+        return card.event_id if card is not None else None
+
+    async def _send_card(self, room: str, ref_text: str) -> None:
+        ref = parse_ref(ref_text)
+        if ref is None:
+            raise PermanentFailure(f"not an item reference: {ref_text[:40]}")
+        async with self._sessions() as session:
+            card = await render_card(session, *ref, self._settings.matrix_language)
+        if card is None:
+            log.warning("matrix: item %s is gone; its card is not posted", ref_text)
+            return
+        # The same transaction id for the same card: a retried send does not post it twice.
+        txn = "innobot-card-" + hashlib.sha256(f"{room}|{ref_text}".encode()).hexdigest()[:24]
+        event_id = await self._room_send(room, message_content(card), txn)
+        async with self._sessions() as session, session.begin():
+            await store.save_card(session, *ref, room, event_id)
+
+    async def _room_send(self, room: str, content: dict[str, Any], txn: str | None = None) -> str:
+        client = self._client
+        if client is None:
+            raise RetryLater(self._retry_delay, "not connected to the homeserver")
+        if room not in self._joined:
+            raise RetryLater(self._retry_delay, "not in the room")
+        wait = self._throttled_until - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        try:
+            answer = await client.room_send(
+                room, "m.room.message", content, tx_id=txn, ignore_unverified_devices=True
+            )
+        except (ClientError, OSError, TimeoutError) as exc:
+            raise RetryLater(
+                self._retry_delay, f"homeserver unreachable: {_describe(exc)}"
+            ) from exc
+        except (LocalProtocolError, SendRetryError, OlmUnverifiedDeviceError) as exc:
+            raise TransientFailure(f"cannot send yet: {exc}") from exc
+        if isinstance(answer, RoomSendResponse):
+            return str(answer.event_id)
+        code = getattr(answer, "status_code", None)
+        if code in ("M_LIMIT_EXCEEDED", 429) or getattr(answer, "retry_after_ms", None):
+            delay = (getattr(answer, "retry_after_ms", None) or 1000) / 1000
+            self.rate_limited += 1
+            self._throttled_until = max(self._throttled_until, time.monotonic() + delay)
+            raise RetryLater(delay, "M_LIMIT_EXCEEDED")
+        if code == "M_FORBIDDEN":
+            # Kicked or muted: keep the message until the bot may speak again.
+            raise RetryLater(self._retry_delay, "M_FORBIDDEN")
+        if code == "M_TOO_LARGE":
+            raise PermanentFailure("message too large for the homeserver")
+        raise TransientFailure(f"send failed: {answer}")
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:200]
