@@ -8,7 +8,8 @@ A pattern is one or more words; a trailing ``*`` makes its last word a prefix (`
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from handlers.context import Analysis
@@ -163,6 +164,13 @@ _WORD = re.compile(r"[^\W\d_]+|\d+")
 
 # Without any intent phrase, a text this long is more likely a description than small talk.
 _DESCRIPTION_WORDS = 12
+# Only the beginning of a very long text is read: enough to tell, and the work stays bounded.
+_MAX_CHARS = 5000
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case words of ``text`` (Italian elisions split: "l'idea" → "l", "idea")."""
+    return _WORD.findall(text.casefold())
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,51 +183,57 @@ class Pattern:
         prefix = text.endswith("*")
         return cls(tuple(tokenize(text.rstrip("*").replace("\\ ", " "))), prefix)
 
-    def count(self, tokens: list[str]) -> int:
-        """How many times this pattern occurs in ``tokens``."""
-        n = len(self.words)
-        found = 0
-        for start in range(len(tokens) - n + 1):
-            *head, last = tokens[start : start + n]
-            if head != list(self.words[:-1]):
-                continue
-            if last.startswith(self.words[-1]) if self.prefix else last == self.words[-1]:
-                found += 1
-        return found
+    def matches_at(self, tokens: list[str], start: int) -> bool:
+        found = tokens[start : start + len(self.words)]
+        if len(found) < len(self.words) or found[:-1] != list(self.words[:-1]):
+            return False
+        last, wanted = found[-1], self.words[-1]
+        return last.startswith(wanted) if self.prefix else last == wanted
 
 
-def tokenize(text: str) -> list[str]:
-    """Lower-case words of ``text`` (Italian elisions split: "l'idea" → "l", "idea")."""
-    return _WORD.findall(text.casefold())
+class Lexicon:
+    """Patterns of several classes (intents or topics), indexed so that a text is read once."""
 
+    def __init__(self, table: Mapping[str, str]) -> None:
+        self.names = tuple(table)
+        # Single-word prefixes, looked up by every prefix of a token.
+        self._stems: dict[str, list[str]] = defaultdict(list)
+        # Everything else, looked up by its first word.
+        self._phrases: dict[str, list[tuple[str, Pattern]]] = defaultdict(list)
+        for name, spec in table.items():
+            for item in re.split(r"(?<!\\)\s+", spec.strip()):
+                pattern = Pattern.parse(item)
+                if pattern.prefix and len(pattern.words) == 1:
+                    self._stems[pattern.words[0]].append(name)
+                else:
+                    self._phrases[pattern.words[0]].append((name, pattern))
+        self._longest_stem = max(map(len, self._stems), default=0)
 
-def _compile(table: Mapping[str, str]) -> dict[str, tuple[Pattern, ...]]:
-    return {
-        name: tuple(Pattern.parse(item) for item in re.split(r"(?<!\\)\s+", spec.strip()))
-        for name, spec in table.items()
-    }
-
-
-def _weigh(patterns: Iterable[Pattern], tokens: list[str]) -> int:
-    """Evidence for a set of patterns: longer phrases weigh more than single words."""
-    return sum(len(p.words) * p.count(tokens) for p in patterns)
+    def weigh(self, tokens: list[str]) -> dict[str, int]:
+        """Evidence for each class; a phrase of n words weighs n."""
+        scores = dict.fromkeys(self.names, 0)
+        for index, token in enumerate(tokens):
+            for name, pattern in self._phrases.get(token, ()):
+                if pattern.matches_at(tokens, index):
+                    scores[name] += len(pattern.words)
+            for end in range(1, min(len(token), self._longest_stem) + 1):
+                for name in self._stems.get(token[:end], ()):
+                    scores[name] += 1
+        return scores
 
 
 class KeywordAnalyzer:
     """A :class:`~handlers.context.TextAnalyzer` that needs no trained model."""
 
     def __init__(self) -> None:
-        self._intents = _compile(INTENT_PATTERNS)
-        self._topics = _compile(TOPIC_PATTERNS)
+        self._intents = Lexicon(INTENT_PATTERNS)
+        self._topics = Lexicon(TOPIC_PATTERNS)
 
     def analyze(self, text: str) -> Analysis:
-        tokens = tokenize(text)
-        return Analysis(
-            lang=self.language(tokens),
-            intent=(intent := self.intent(tokens))[0],
-            intent_score=intent[1],
-            topics=self.topics(tokens),
-        )
+        tokens = tokenize(text[:_MAX_CHARS])
+        topics = self.topics(tokens)
+        intent, score = self.intent(tokens, bool(topics))
+        return Analysis(self.language(tokens), intent, score, topics)
 
     @staticmethod
     def language(tokens: list[str]) -> str:
@@ -230,25 +244,22 @@ class KeywordAnalyzer:
         winners = [lang for lang, count in votes.items() if count == best]
         return winners[0] if best > 0 and len(winners) == 1 else ""
 
-    def intent(self, tokens: list[str]) -> tuple[str, float]:
-        scores = {name: _weigh(patterns, tokens) for name, patterns in self._intents.items()}
+    def intent(self, tokens: list[str], has_topics: bool) -> tuple[str, float]:
+        scores = self._intents.weigh(tokens)
+        if len(tokens) > 4:
+            # Greetings only count when the greeting is all there is.
+            scores["greeting"] = 0
         best = max(scores.values())
         if best > 0:
-            # Greetings only count when the greeting is all there is.
             name = next(name for name, score in scores.items() if score == best)
-            if name != "greeting" or len(tokens) <= 4:
-                return name, min(1.0, 0.5 + 0.2 * best)
-            rest = {n: s for n, s in scores.items() if n != "greeting" and s > 0}
-            if rest:
-                name = max(rest, key=lambda n: rest[n])
-                return name, min(1.0, 0.5 + 0.2 * rest[name])
-        if len(tokens) >= _DESCRIPTION_WORDS and self.topics(tokens):
+            return name, min(1.0, 0.5 + 0.2 * best)
+        if len(tokens) >= _DESCRIPTION_WORDS and has_topics:
             return "submit_idea", 0.3
         return "out_of_scope", 0.3
 
     def topics(self, tokens: list[str]) -> tuple[tuple[str, float], ...]:
         """Topics with evidence, strongest first, with scores that add up to 1."""
-        hits = {name: _weigh(patterns, tokens) for name, patterns in self._topics.items()}
+        hits = self._topics.weigh(tokens)
         total = sum(hits.values())
         if not total:
             return ()
