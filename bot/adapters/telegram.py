@@ -176,6 +176,8 @@ def split_html(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     is closed at the end of one part and opened again at the start of the next, and an HTML
     entity is never cut. Whitespace at a cut is dropped (Telegram trims it anyway).
     """
+    if _units(text) <= limit:
+        return [text] if _strip_tags(text).strip() else []
     atoms: list[str] = _HTML_ATOM.findall(text)
     parts: list[str] = []
     carried: list[tuple[str, str]] = []  # (tag name, opening tag) open at the start of a part
@@ -389,7 +391,9 @@ class TelegramAdapter:
             .token(settings.telegram_token.get_secret_value())
             .base_url(settings.telegram_api_url)
             .base_file_url(settings.telegram_file_url)
-            .rate_limiter(AIORateLimiter(max_retries=0))  # the outbox retries, not PTB
+            # Behind the outbox's pacing: the overall rate again, and the 20 messages a minute
+            # into one group. max_retries=0: the outbox retries, not PTB.
+            .rate_limiter(AIORateLimiter(overall_max_rate=self.pacing.overall_rate, max_retries=0))
             .concurrent_updates(_ChatOrderedProcessor(MAX_CONCURRENT_UPDATES, self._on_receipt))
             .update_queue(asyncio.Queue(maxsize=UPDATE_QUEUE_SIZE))
         )

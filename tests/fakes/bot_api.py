@@ -256,6 +256,7 @@ class SentMessage:
     reply_markup: JSON | None
     document: tuple[str, bytes, str] | None = None  # (file name, content, MIME type)
     edits: list[str] = field(default_factory=list)  # earlier texts, oldest first
+    at: float = field(default_factory=time.monotonic)  # when the fake received it
 
     @property
     def buttons(self) -> list[list[JSON]]:
@@ -336,7 +337,7 @@ class FakeBotAPI:
         self._updates_arrived = asyncio.Event()
         # Set while a getUpdates call waits for updates (tests use it to inject mid-poll).
         self.poll_waiting = asyncio.Event()
-        self._recorded = asyncio.Condition()
+        self._waiters: dict[int, list[tuple[int, asyncio.Future[None]]]] = defaultdict(list)
         self._call_logged = asyncio.Event()
         self._failures: deque[_Failure] = deque()
         self._chat_buckets: dict[int, TokenBucket] = {}
@@ -561,14 +562,19 @@ class FakeBotAPI:
         self, chat_id: int, count: int, timeout: float = 10.0
     ) -> list[SentMessage]:
         """Wait until the bot has sent at least ``count`` messages into ``chat_id``; return all."""
-        try:
-            async with asyncio.timeout(timeout), self._recorded:
-                await self._recorded.wait_for(lambda: len(self._sent[chat_id]) >= count)
-        except TimeoutError:
-            got = [m.text[:80] for m in self._sent[chat_id]]
-            raise AssertionError(
-                f"expected {count} messages in chat {chat_id} within {timeout}s, got {got}"
-            ) from None
+        if len(self._sent[chat_id]) < count:
+            waiter = (count, asyncio.get_running_loop().create_future())
+            self._waiters[chat_id].append(waiter)
+            try:
+                async with asyncio.timeout(timeout):
+                    await waiter[1]
+            except TimeoutError:
+                got = [m.text[:80] for m in self._sent[chat_id]]
+                raise AssertionError(
+                    f"expected {count} messages in chat {chat_id} within {timeout}s, got {got}"
+                ) from None
+            finally:
+                self._waiters[chat_id].remove(waiter)
         return list(self._sent[chat_id])
 
     async def wait_for_call(
@@ -753,9 +759,10 @@ class FakeBotAPI:
         return message
 
     async def _record(self, sent: SentMessage) -> None:
-        async with self._recorded:
-            self._sent[sent.chat_id].append(sent)
-            self._recorded.notify_all()
+        self._sent[sent.chat_id].append(sent)
+        for count, future in self._waiters.get(sent.chat_id, ()):
+            if len(self._sent[sent.chat_id]) >= count and not future.done():
+                future.set_result(None)
 
     async def _api_getme(self, params: JSON) -> JSON:
         return self.bot_user
@@ -880,8 +887,6 @@ class FakeBotAPI:
                 sent.edits.append(sent.text)
                 sent.text, sent.entities, sent.raw_text = plain, entities, text
                 sent.reply_markup = markup
-        async with self._recorded:
-            self._recorded.notify_all()
         return message
 
     async def _api_answercallbackquery(self, params: JSON) -> bool:
