@@ -94,6 +94,10 @@ class Router:
         msg = ctx.msg
         command = msg.command if msg.kind == ContentKind.TEXT else None
 
+        if not msg.is_private:
+            # Groups are for communities; a person's own business happens in a private chat.
+            return [ctx.reply("errors.private_only")] if command else []
+
         if command and command[0] == "cancel":
             return await self._run_command(ctx, "cancel")
 

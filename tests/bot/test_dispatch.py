@@ -46,8 +46,13 @@ async def _start_count(ctx: Context) -> list[Reply]:
     return await ctx.enter("count", "next", {"n": 0})
 
 
+async def _ping(ctx: Context) -> list[Reply]:
+    return [Reply("pong")]
+
+
 FEATURE = Feature(
     commands={
+        "ping": Command(_ping, needs_consent=False),
         "boom": Command(_boom, needs_consent=False),
         "count": Command(_start_count, needs_consent=False),
     },
@@ -146,14 +151,14 @@ async def test_flood_is_throttled_per_user_without_slowing_others(
         sessions, router, worker, {"console": adapter}, flood_burst=3, flood_rate=0.001
     )
     for _ in range(10):
-        await dispatcher.handle(_msg("/count", user="flooder"))
-    await dispatcher.handle(_msg("/count", user="calm"))
+        await dispatcher.handle(_msg("/ping", user="flooder"))
+    await dispatcher.handle(_msg("/ping", user="calm"))
     while await worker.deliver_due():
         pass
     flooder = adapter.texts("chat-flooder")
     assert flooder.count(t("en", "errors.flood")) == 1
-    assert len(flooder) == 4  # three handled, one warning, the rest dropped
-    assert adapter.texts("chat-calm") == ["step 0"]
+    assert flooder == ["pong"] * 3 + [t("en", "errors.flood")]  # the rest were dropped
+    assert adapter.texts("chat-calm") == ["pong"]
 
 
 def test_flood_guard_recovers() -> None:
@@ -161,3 +166,15 @@ def test_flood_guard_recovers() -> None:
     assert [guard.check("k") for _ in range(3)] == ["ok", "ok", "ok"]
     slow = FloodGuard(burst=1, rate=1e-9)
     assert [slow.check("k") for _ in range(3)] == ["ok", "warn", "drop"]
+
+
+async def test_group_chats_get_a_pointer_to_the_private_chat(
+    bot: tuple[Dispatcher, RecordingAdapter, DeliveryWorker],
+) -> None:
+    dispatcher, adapter, worker = bot
+    group = IncomingMessage(Platform.CONSOLE, "group", "u1", text="/ping", is_private=False)
+    chatter = IncomingMessage(Platform.CONSOLE, "group", "u2", text="hello all", is_private=False)
+    await dispatcher.handle(group)
+    await dispatcher.handle(chatter)
+    await worker.deliver_due()
+    assert adapter.texts("group") == [t("en", "errors.private_only")]
