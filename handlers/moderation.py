@@ -296,12 +296,11 @@ class _Desk:
 
     @property
     def here(self) -> Recipient:
-        """Where answers to this event go: its thread if it has one, else the room."""
+        """Where answers go: the thread of the event (or of the card reacted to), else the room."""
         event = self.event
-        if event.thread_root is not None:
-            return Recipient(
-                Platform.MATRIX, str(RoomAddress(event.room_id, thread_event=event.thread_root))
-            )
+        root = event.reacts_to if event.reaction is not None else event.thread_root
+        if root is not None:
+            return Recipient(Platform.MATRIX, str(RoomAddress(event.room_id, thread_event=root)))
         return Recipient(Platform.MATRIX, event.room_id)
 
     def say(self, key: str, /, **values: object) -> None:

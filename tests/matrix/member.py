@@ -263,3 +263,8 @@ def html(event: Source) -> str:
 def thread_of(event: Source) -> str | None:
     relates = event.get("content", {}).get("m.relates_to", {})
     return relates.get("event_id") if relates.get("rel_type") == "m.thread" else None
+
+
+def is_card(ref: str) -> Callable[[Source], bool]:
+    """Whether an event is the triage card of ``ref`` (its first line names it)."""
+    return lambda event: body(event).split("\n", 1)[0].split(" · ", 1)[0].endswith(f" {ref}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.matrix.conftest import MakeBot, MakeMember, moderation_room
-from tests.matrix.member import body, html
+from tests.matrix.member import body, html, is_card
 from tests.matrix.synapse import Synapse
 
 
@@ -15,7 +15,7 @@ async def test_a_new_submission_gets_a_card_with_html_and_plain_text(
         title="<b>Solar</b> benches",
         description="Benches <script>alert('x')</script> that charge phones & light the square.",
     )
-    card = await moderator.wait_for(room, bot.user_id, lambda e: ref in body(e))
+    card = await moderator.wait_for(room, bot.user_id, is_card(ref))
     text, markup = body(card), html(card)
     assert "Idea" in text
     assert ref in text
