@@ -123,6 +123,7 @@ class MatchState(StrEnum):
     PROPOSAL = "proposal"
     CONTRACT = "contract"
     DECLINED = "declined"
+    NO_FOLLOW_UP = "no_follow_up"
 
 
 class OutboxStatus(StrEnum):
@@ -235,6 +236,8 @@ class SolutionProfile(SubmissionMixin, Base):
     country: Mapped[str | None] = mapped_column(String(64))
     languages: Mapped[list[Any]] = mapped_column(default=list)
     share_contact: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Passed on only at a double opt-in introduction, and only if ``share_contact``.
+    contact: Mapped[str | None] = mapped_column(String(300))
 
 
 class InfrastructureProfile(SubmissionMixin, Base):
@@ -256,6 +259,7 @@ class InfrastructureProfile(SubmissionMixin, Base):
     lead_time: Mapped[str | None] = mapped_column(String(120))
     location: Mapped[str | None] = mapped_column(String(200))
     share_contact: Mapped[bool] = mapped_column(Boolean, default=False)
+    contact: Mapped[str | None] = mapped_column(String(300))
 
 
 class Challenge(SubmissionMixin, Base):
@@ -275,6 +279,8 @@ class Challenge(SubmissionMixin, Base):
     offer: Mapped[str | None] = mapped_column(String(200))
     confidentiality: Mapped[str] = mapped_column(String(16), default=Confidentiality.PUBLIC.value)
     region: Mapped[str | None] = mapped_column(String(120))
+    # The owner's contact details, passed on only at a double opt-in introduction.
+    contact: Mapped[str | None] = mapped_column(String(300))
 
 
 class Subscription(Base):
@@ -299,10 +305,18 @@ class Subscription(Base):
 
 
 class Match(Base):
-    """A suggested pairing of a challenge with a profile or idea, and what came of it."""
+    """A suggested pairing of a challenge with a profile or idea, and what came of it.
+
+    One row per pair, ever: it is what makes a suggestion happen once. The introduction is double
+    opt-in: the challenge owner asks (``owner_intro_at``), the solver accepts (``introduced_at``);
+    only then does either side learn who the other is.
+    """
 
     __tablename__ = "match"
-    __table_args__ = (UniqueConstraint("challenge_id", "item_kind", "item_id"),)
+    __table_args__ = (
+        UniqueConstraint("challenge_id", "item_kind", "item_id"),
+        Index("ix_match_item", "item_kind", "item_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     challenge_id: Mapped[int] = mapped_column(
@@ -313,8 +327,32 @@ class Match(Base):
     score: Mapped[float] = mapped_column(Float)
     why: Mapped[dict[str, Any]] = mapped_column(default=dict)
     state: Mapped[str] = mapped_column(String(16), default=MatchState.SUGGESTED.value)
+    notified_at: Mapped[datetime | None] = mapped_column()
+    answered_at: Mapped[datetime | None] = mapped_column()
+    owner_intro_at: Mapped[datetime | None] = mapped_column()
+    introduced_at: Mapped[datetime | None] = mapped_column(index=True)
+    outcome_asked_at: Mapped[datetime | None] = mapped_column()
+    outcome_by: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Endorsement(Base):
+    """A person's support for a citizen's idea; supporting also follows the idea.
+
+    ``person_id`` is NULL once the supporter has been forgotten: the support still counts.
+    """
+
+    __tablename__ = "endorsement"
+    __table_args__ = (UniqueConstraint("idea_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("idea.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), index=True
+    )
+    follow: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ModerationDecision(Base):
