@@ -508,9 +508,12 @@ class TelegramAdapter:
             target = int(chat_id)
         except ValueError:
             raise PermanentFailure("not a Telegram chat id") from None
+        if not self.running:
+            # Starting or stopping: the outbox keeps the reply and tries again later.
+            raise TransientFailure("the Telegram adapter is not running")
         steps = self._steps(target, reply)
         if not steps:
-            raise PermanentFailure("empty reply")
+            raise DeliveryError("empty reply: nothing to send")
         key = (chat_id, reply)
         done = self._delivered(key)
         for index, step in enumerate(steps):
@@ -518,9 +521,14 @@ class TelegramAdapter:
                 continue
             try:
                 await step()
-            except TelegramError as error:
-                failure = delivery_error(error)
-                if index and not isinstance(failure, PermanentFailure):
+            except (TelegramError, RuntimeError) as error:
+                # PTB raises RuntimeError when its HTTP client is shut down mid-send.
+                failure = (
+                    delivery_error(error)
+                    if isinstance(error, TelegramError)
+                    else TransientFailure("the Telegram adapter is stopping")
+                )
+                if index and isinstance(failure, RetryLater | TransientFailure):
                     self._remember(key, index)
                 else:
                     self._progress.pop(key, None)

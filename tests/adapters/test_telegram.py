@@ -180,6 +180,17 @@ async def test_a_refused_message_is_no_reason_to_give_up_on_the_user(
     assert type(caught.value) is DeliveryError  # neither permanent, transient nor throttled
 
 
+async def test_sending_while_stopped_is_transient(fake: FakeBotAPI, inbox: Inbox) -> None:
+    telegram = TelegramAdapter(settings_for(fake), inbox)
+    with pytest.raises(TransientFailure):
+        await telegram.send(str(USER), Reply("too early"))
+    await telegram.start()
+    await telegram.stop()
+    with pytest.raises(TransientFailure):
+        await telegram.send(str(USER), Reply("too late"))
+    assert fake.sent(USER) == []
+
+
 async def test_server_errors_are_transient(adapter: TelegramAdapter, fake: FakeBotAPI) -> None:
     fake.fail_next(1, 500)
     with pytest.raises(TransientFailure):
