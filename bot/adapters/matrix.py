@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -80,6 +81,7 @@ BACKFILL_MAX: Final = 1000  # events fetched from history to close a gap after a
 UNDECRYPTED_KEEP: Final = 300.0  # seconds an undecryptable event waits for its room key
 HANDLED_KEEP: Final = timedelta(days=30)
 DB_ATTEMPTS: Final = 4
+RATE_LIMIT_RETRIES: Final = 3  # waits of retry_after_ms inside one send before the outbox holds it
 
 Wake = Callable[[], None]
 
@@ -286,6 +288,7 @@ class MatrixAdapter:
         self._stopping = asyncio.Event()
         self._ready = asyncio.Event()
         self._throttled_until = 0.0
+        self._send_lock = asyncio.Lock()
         self.connected = False
         self.failure: Exception | None = None
         self.syncs = 0
@@ -822,11 +825,37 @@ class MatrixAdapter:
             raise RetryLater(self._retry_delay, "not connected to the homeserver")
         if room not in self._joined:
             raise RetryLater(self._retry_delay, "not in the room")
-        wait = self._throttled_until - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
+        # One send at a time: after a 429 every waiting send honours its retry_after_ms, and
+        # messages keep their order.
+        async with self._send_lock:
+            txn = txn or uuid.uuid4().hex
+            for _attempt in range(RATE_LIMIT_RETRIES + 1):
+                wait = self._throttled_until - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                answer = await self._room_send_once(client, room, content, txn)
+                if isinstance(answer, RoomSendResponse):
+                    return str(answer.event_id)
+                delay = _rate_limit_delay(answer)
+                if delay is None:
+                    break
+                self.rate_limited += 1
+                self._throttled_until = max(self._throttled_until, time.monotonic() + delay)
+            else:
+                raise RetryLater(max(0.1, self._throttled_until - time.monotonic()), "429")
+        code = getattr(answer, "status_code", None)
+        if code == "M_FORBIDDEN":
+            # Kicked or muted: keep the message until the bot may speak again.
+            raise RetryLater(self._retry_delay, "M_FORBIDDEN")
+        if code == "M_TOO_LARGE":
+            raise PermanentFailure("message too large for the homeserver")
+        raise TransientFailure(f"send failed: {answer}")
+
+    async def _room_send_once(
+        self, client: AsyncClient, room: str, content: dict[str, Any], txn: str
+    ) -> Any:
         try:
-            answer = await client.room_send(
+            return await client.room_send(
                 room, "m.room.message", content, tx_id=txn, ignore_unverified_devices=True
             )
         except (ClientError, OSError, TimeoutError) as exc:
@@ -835,20 +864,20 @@ class MatrixAdapter:
             ) from exc
         except (LocalProtocolError, SendRetryError, OlmUnverifiedDeviceError) as exc:
             raise TransientFailure(f"cannot send yet: {exc}") from exc
-        if isinstance(answer, RoomSendResponse):
-            return str(answer.event_id)
-        code = getattr(answer, "status_code", None)
-        if code in ("M_LIMIT_EXCEEDED", 429) or getattr(answer, "retry_after_ms", None):
-            delay = (getattr(answer, "retry_after_ms", None) or 1000) / 1000
-            self.rate_limited += 1
-            self._throttled_until = max(self._throttled_until, time.monotonic() + delay)
-            raise RetryLater(delay, "M_LIMIT_EXCEEDED")
-        if code == "M_FORBIDDEN":
-            # Kicked or muted: keep the message until the bot may speak again.
-            raise RetryLater(self._retry_delay, "M_FORBIDDEN")
-        if code == "M_TOO_LARGE":
-            raise PermanentFailure("message too large for the homeserver")
-        raise TransientFailure(f"send failed: {answer}")
+
+    def in_room(self, room_id: str) -> bool:
+        """Whether the bot is in ``room_id`` now (as far as the last sync told)."""
+        return room_id in self._joined
+
+
+def _rate_limit_delay(answer: Any) -> float | None:
+    """Seconds a 429 / M_LIMIT_EXCEEDED answer asks to wait; None for other answers."""
+    code = getattr(answer, "status_code", None)
+    retry_ms = getattr(answer, "retry_after_ms", None)
+    if code not in ("M_LIMIT_EXCEEDED", 429, "429") and not retry_ms:
+        return None
+    # A little more than asked: the homeserver's bucket refills continuously.
+    return float(retry_ms or 1000) / 1000 * 1.05 + 0.01
 
 
 def _describe(exc: BaseException) -> str:

@@ -35,7 +35,10 @@ class Member:
     def __init__(self, homeserver: str, user: MatrixUser, store: Path | None = None) -> None:
         self.user = user
         config = AsyncClientConfig(
-            encryption_enabled=store is not None, store_sync_tokens=False, max_limit_exceeded=None
+            encryption_enabled=store is not None,
+            store_sync_tokens=False,
+            max_limit_exceeded=None,
+            max_timeout_retry_wait_time=1.0,
         )
         if store is not None:
             store.mkdir(parents=True, exist_ok=True)
@@ -102,6 +105,8 @@ class Member:
                     self._seen.add(source.get("event_id", ""))
                     if isinstance(event, MegolmEvent):
                         source["undecrypted"] = True
+                    elif getattr(event, "decrypted", False):
+                        source["decrypted"] = True
                     self.events[room_id].append(source)
             self._arrived.notify_all()
 
@@ -194,9 +199,11 @@ class Member:
         return await self._send(room_id, "m.reaction", content)
 
     async def edit(self, room_id: str, event_id: str, text: str) -> str:
+        # The fallback body is the new text itself (not "* text", as some clients send), so
+        # only the m.replace relation tells it is an edit.
         content = {
             "msgtype": "m.text",
-            "body": f"* {text}",
+            "body": text,
             "m.new_content": {"msgtype": "m.text", "body": text},
             "m.relates_to": {"rel_type": "m.replace", "event_id": event_id},
         }
