@@ -52,6 +52,38 @@ class Settings(BaseSettings):
         description="Secret Telegram sends in X-Telegram-Bot-Api-Secret-Token (webhook mode).",
     )
 
+    matrix_homeserver: str | None = Field(
+        default=None,
+        description="Matrix homeserver URL, e.g. https://matrix.example.org. Unset: Matrix is off.",
+    )
+    matrix_user_id: str | None = Field(
+        default=None, description="The bot's Matrix user, e.g. @innobot:example.org."
+    )
+    matrix_access_token: SecretStr | None = Field(
+        default=None, description="The bot's access token (or use matrix_password once)."
+    )
+    matrix_password: SecretStr | None = Field(
+        default=None,
+        description="Password to log in once; the token and device are then kept in data_dir.",
+    )
+    matrix_rooms: str = Field(
+        default="",
+        description="Moderation rooms (ids or aliases), comma-separated; cards go to the first.",
+    )
+    matrix_power_level: int = Field(
+        default=50, description="Power level a room member needs to moderate."
+    )
+    matrix_language: Literal["en", "it", "sv"] = Field(
+        default="en", description="Language of cards and answers in the moderation rooms."
+    )
+    matrix_send_rate: float = Field(
+        default=5.0,
+        description="Messages per second the bot sends at most (see the homeserver's rc_message).",
+    )
+    matrix_max_backoff: float = Field(
+        default=30.0, description="Longest wait, in seconds, between reconnection attempts."
+    )
+
     web_host: str = Field(default="127.0.0.1", description="Address of innobot's web server.")
     web_port: int = Field(
         default=8080, description="Port of innobot's web server (webhook, health)."

@@ -47,7 +47,7 @@ from nio import (
     WhoamiResponse,
 )
 from nio.exceptions import LocalProtocolError, OlmUnverifiedDeviceError, SendRetryError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.adapters.base import Pacing, PermanentFailure, RetryLater, TransientFailure
@@ -61,6 +61,7 @@ from handlers.moderation import (
     MODERATION_ROOM,
     ROOM_LANGUAGE_KEY,
     DeskConfig,
+    PowerLookup,
     RoomAddress,
     RoomEvent,
     handle_room_event,
@@ -694,37 +695,8 @@ class MatrixAdapter:
             await self._apologise(room_event)
 
     async def _handle(self, event: RoomEvent) -> None:
-        """Act on ``event`` once: its effects, its answers and the record that it was handled
-        are committed together."""
-        for attempt in range(1, DB_ATTEMPTS + 1):
-            try:
-                async with self._sessions() as session, session.begin():
-                    if await store.is_handled(session, Platform.MATRIX.value, event.event_id):
-                        return
-                    out = await handle_room_event(
-                        session, event, self.desk, lambda: self._power_of(event)
-                    )
-                    store.mark_handled(session, Platform.MATRIX.value, event.event_id)
-                    for message in out:
-                        priority = (
-                            PRIORITY_REPLY
-                            if message.to.platform is Platform.MATRIX
-                            else PRIORITY_NOTIFICATION
-                        )
-                        enqueue(
-                            session,
-                            message.to.platform,
-                            message.to.chat_id,
-                            [message.reply],
-                            person_id=message.person_id,
-                            priority=priority,
-                        )
-                break
-            except OperationalError:
-                if attempt == DB_ATTEMPTS:
-                    raise
-                await asyncio.sleep(0.05 * 2**attempt)
-        self._on_queued()
+        if await act_on(self._sessions, event, self.desk, lambda: self._power_of(event)):
+            self._on_queued()
 
     async def _apologise(self, event: RoomEvent) -> None:
         with contextlib.suppress(Exception):
@@ -868,6 +840,46 @@ class MatrixAdapter:
     def in_room(self, room_id: str) -> bool:
         """Whether the bot is in ``room_id`` now (as far as the last sync told)."""
         return room_id in self._joined
+
+
+async def act_on(
+    sessions: async_sessionmaker[AsyncSession],
+    event: RoomEvent,
+    desk: DeskConfig,
+    power_of: PowerLookup,
+) -> bool:
+    """Act on ``event`` once: its effects, what it makes the bot say and the record that it was
+    handled are committed together. False if it had been handled already.
+
+    A busy or conflicting database is retried: the whole event is handled again from the start.
+    """
+    for attempt in range(1, DB_ATTEMPTS + 1):
+        try:
+            async with sessions() as session, session.begin():
+                if await store.is_handled(session, Platform.MATRIX.value, event.event_id):
+                    return False
+                out = await handle_room_event(session, event, desk, power_of)
+                store.mark_handled(session, Platform.MATRIX.value, event.event_id)
+                for message in out:
+                    priority = (
+                        PRIORITY_REPLY
+                        if message.to.platform is Platform.MATRIX
+                        else PRIORITY_NOTIFICATION
+                    )
+                    enqueue(
+                        session,
+                        message.to.platform,
+                        message.to.chat_id,
+                        [message.reply],
+                        person_id=message.person_id,
+                        priority=priority,
+                    )
+            return True
+        except (OperationalError, IntegrityError):
+            if attempt == DB_ATTEMPTS:
+                raise
+            await asyncio.sleep(0.05 * 2**attempt)
+    return False
 
 
 def _rate_limit_delay(answer: Any) -> float | None:
