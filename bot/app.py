@@ -21,6 +21,7 @@ from storage.db import create_engine, is_sqlite, session_factory
 from storage.migrate import ensure_migrated
 
 if TYPE_CHECKING:
+    from bot.adapters.matrix import MatrixAdapter
     from bot.adapters.telegram import TelegramAdapter
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class App:
     worker: DeliveryWorker
     dispatcher: Dispatcher
     telegram: TelegramAdapter | None = None
+    matrix: MatrixAdapter | None = None
     web_app: web.Application | None = None
     _web_runner: web.AppRunner | None = field(default=None, repr=False)
 
@@ -58,6 +60,8 @@ class App:
                 await conn.execute(text("SELECT 1"))
         except Exception:
             return False
+        if self.matrix is not None and not self.matrix.connected:
+            return False
         return self.telegram is None or self.telegram.running
 
     async def start(self) -> None:
@@ -69,17 +73,23 @@ class App:
             site = web.TCPSite(self._web_runner, self.settings.web_host, self.settings.web_port)
             await site.start()
             log.info("web server on %s:%d", self.settings.web_host, self.settings.web_port)
+        if self.matrix is not None:
+            self.matrix.start()
         if self.telegram is not None:
             await self.telegram.start()
 
     async def stop(self) -> None:
         """Stop taking updates, finish what is in flight, leave the rest queued."""
         if self.telegram is not None:
-            await self.telegram.stop()
+            await self.telegram.stop_receiving()
+        if self.matrix is not None:
+            await self.matrix.stop()
         if self._web_runner is not None:
             await self._web_runner.cleanup()
             self._web_runner = None
         await self.worker.stop()
+        if self.telegram is not None:
+            await self.telegram.stop()
         await self.engine.dispose()
 
 
@@ -88,6 +98,7 @@ async def build_app(
     *,
     analyzer: TextAnalyzer | None = None,
     telegram: bool = True,
+    matrix: bool = True,
     web_server: bool = True,
 ) -> App:
     """Build (not start) innobot from ``settings``."""
@@ -117,6 +128,11 @@ async def build_app(
 
         app.telegram = TelegramAdapter(settings, on_message=dispatcher.handle)
         app.add_adapter(app.telegram)
+    if matrix and settings.matrix_homeserver:
+        from bot.adapters.matrix import MatrixAdapter
+
+        app.matrix = MatrixAdapter(settings, sessions, on_queued=worker.wake)
+        app.add_adapter(app.matrix)
     if web_server:
         from bot.web import build_web_app
 

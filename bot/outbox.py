@@ -23,7 +23,13 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.adapters.base import Adapter, PermanentFailure, RetryLater, TransientFailure
+from bot.adapters.base import (
+    Adapter,
+    PermanentFailure,
+    RejectedMessage,
+    RetryLater,
+    TransientFailure,
+)
 from handlers.core import Button, Document, Platform, Reply
 from storage.models import Identity, OutboxMessage, OutboxStatus, utcnow
 
@@ -242,6 +248,9 @@ class DeliveryWorker:
                 return
             except PermanentFailure as exc:
                 await self._fail(row, str(exc), blocked=True)
+                continue
+            except RejectedMessage as exc:
+                await self._fail(row, str(exc))
                 continue
             except Exception as exc:
                 log.exception("outbox: unexpected error sending message %s", row.id)

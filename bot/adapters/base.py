@@ -28,6 +28,10 @@ class PermanentFailure(DeliveryError):
     """The recipient cannot be reached (blocked the bot, chat gone): do not try again."""
 
 
+class RejectedMessage(DeliveryError):
+    """The platform refused this message (bad markup, invalid button): the recipient is fine."""
+
+
 @dataclass(frozen=True, slots=True)
 class Pacing:
     """How fast the outbox may send through an adapter."""

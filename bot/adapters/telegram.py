@@ -44,6 +44,7 @@ from bot.adapters.base import (
     DeliveryError,
     Pacing,
     PermanentFailure,
+    RejectedMessage,
     RetryLater,
     TransientFailure,
 )
@@ -303,7 +304,7 @@ def delivery_error(error: TelegramError) -> DeliveryError:
             return PermanentFailure(f"telegram recipient unreachable: {error.message}")
         # The message itself was refused (bad markup, invalid button...): sending it again would
         # fail the same way, but the recipient is still reachable, so this is no PermanentFailure.
-        return DeliveryError(f"telegram rejected the message: {error.message}")
+        return RejectedMessage(f"telegram rejected the message: {error.message}")
     if isinstance(error, InvalidToken):
         return TransientFailure("telegram rejected the bot token")
     # TimedOut, NetworkError (5xx, connection trouble), Conflict and anything else.
@@ -438,8 +439,19 @@ class TelegramAdapter:
             application.bot.username,
         )
 
+    async def stop_receiving(self) -> None:
+        """Take no more updates and let the ones in hand finish; sending still works."""
+        application = self._application
+        if application is None:
+            return
+        if application.updater is not None and application.updater.running:
+            await application.updater.stop()
+        if application.running:
+            await application.stop()
+
     async def stop(self) -> None:
         """Stop receiving, let the updates in hand finish, and disconnect."""
+        await self.stop_receiving()
         application, self._application = self._application, None
         if application is not None:
             await self._shutdown(application)
@@ -508,12 +520,12 @@ class TelegramAdapter:
             target = int(chat_id)
         except ValueError:
             raise PermanentFailure("not a Telegram chat id") from None
-        if not self.running:
-            # Starting or stopping: the outbox keeps the reply and tries again later.
+        if self._application is None:
+            # Not started, or stopped: the outbox keeps the reply and tries again later.
             raise TransientFailure("the Telegram adapter is not running")
         steps = self._steps(target, reply)
         if not steps:
-            raise DeliveryError("empty reply: nothing to send")
+            raise RejectedMessage("empty reply: nothing to send")
         key = (chat_id, reply)
         done = self._delivered(key)
         for index, step in enumerate(steps):
