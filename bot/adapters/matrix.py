@@ -50,7 +50,7 @@ from nio.exceptions import LocalProtocolError, OlmUnverifiedDeviceError, SendRet
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.adapters.base import Pacing, PermanentFailure, RetryLater, TransientFailure
+from bot.adapters.base import Pacing, RejectedMessage, RetryLater, TransientFailure
 from bot.logs import pseudonym
 from bot.outbox import PRIORITY_NOTIFICATION, PRIORITY_REPLY, enqueue
 from bot.settings import Settings
@@ -779,7 +779,7 @@ class MatrixAdapter:
     async def _send_card(self, room: str, ref_text: str) -> None:
         ref = parse_ref(ref_text)
         if ref is None:
-            raise PermanentFailure(f"not an item reference: {ref_text[:40]}")
+            raise RejectedMessage(f"not an item reference: {ref_text[:40]}")
         async with self._sessions() as session:
             card = await render_card(session, *ref, self._settings.matrix_language)
         if card is None:
@@ -820,7 +820,7 @@ class MatrixAdapter:
             # Kicked or muted: keep the message until the bot may speak again.
             raise RetryLater(self._retry_delay, "M_FORBIDDEN")
         if code == "M_TOO_LARGE":
-            raise PermanentFailure("message too large for the homeserver")
+            raise RejectedMessage("message too large for the homeserver")
         raise TransientFailure(f"send failed: {answer}")
 
     async def _room_send_once(
