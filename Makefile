@@ -7,7 +7,7 @@ STAMP := $(VENV)/.innobot-installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv postgres test lint format demo bench
+.PHONY: help venv postgres synapse test lint format demo bench
 
 help:
 	@echo "make venv      create .venv and install innobot with its development tools"
@@ -33,12 +33,16 @@ postgres:
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	fi
 
+# The Matrix homeserver the Matrix tests run against (Synapse, pinned, in .venv-synapse; cached).
+synapse:
+	@scripts/synapse.sh >/dev/null
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint postgres
+test: lint postgres synapse
 	$(BIN)/pytest
 
 format: venv
