@@ -464,7 +464,7 @@ class ModerationCard(Base):
 
 
 class HandledEvent(Base):
-    """A platform event whose effects are committed: it is never acted on twice (restarts, edits)."""
+    """A platform event whose effects are committed, so that it is never acted on twice."""
 
     __tablename__ = "handled_event"
     __table_args__ = (UniqueConstraint("platform", "event_id"),)
