@@ -104,6 +104,11 @@ async def build_app(
     """Build (not start) innobot from ``settings``."""
     url = settings.resolved_database_url()
     engine = create_engine(url)
+    try:
+        await ensure_migrated(engine)  # before the slower model loading: fail fast
+    except BaseException:
+        await engine.dispose()
+        raise
     sessions = session_factory(engine)
     from handlers.features import ALL_FEATURES
 

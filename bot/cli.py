@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from bot import logs
 from bot.settings import Settings
+from nlp.models import ModelError
 from storage.migrate import DatabaseNotMigrated
 
 log = logging.getLogger("innobot")
@@ -144,6 +145,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DatabaseNotMigrated as exc:
         print(f"innobot: {exc}", file=sys.stderr)
         return 3
+    except ModelError as exc:
+        print(f"innobot: {exc}", file=sys.stderr)
+        return 4
     except KeyboardInterrupt:
         return 130
 
