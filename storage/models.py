@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -130,6 +131,21 @@ class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+    DROPPED = "dropped"  # no longer wanted when its turn came (challenge withdrawn, ...)
+
+
+class SubscriptionSource(StrEnum):
+    USER = "user"  # made with /subscribe
+    PROFILE = "profile"  # made for the owner of a solution profile, on its topics
+
+
+class AlertKind(StrEnum):
+    """What innobot told, or promised to tell, a person about a challenge (once each)."""
+
+    NEW = "new"  # the challenge was announced (instantly or in a digest)
+    INTEREST = "interest"  # the person asked to be reminded of its deadline
+    DEADLINE = "deadline"  # the deadline reminder
+    FOLLOWUP = "followup"  # the question about how an introduction went
 
 
 class Person(Base):
@@ -302,6 +318,14 @@ class Subscription(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     last_covered_until: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the next digest is due (daily and weekly subscriptions), in UTC.
+    next_run_at: Mapped[datetime | None] = mapped_column(index=True)
+    source: Mapped[str] = mapped_column(
+        String(16), default=SubscriptionSource.USER.value, server_default="user"
+    )
+    # Why an inactive subscription stopped: "user", "blocked" (innobot was blocked), ...
+    stopped_reason: Mapped[str | None] = mapped_column(String(32))
+    stopped_at: Mapped[datetime | None] = mapped_column()
 
 
 class Match(Base):
@@ -421,6 +445,59 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
+    # The delivery worker that claimed the row; a dead worker's rows are released at once.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class ChallengeAlert(Base):
+    """What a person was told (or asked to be told) about a challenge: never the same twice.
+
+    One row per (person, challenge, kind): an announcement is queued only if its row could be
+    inserted, in the same transaction, so neither an instant alert and a digest nor two digests
+    can announce the same challenge to the same person.
+    """
+
+    __tablename__ = "challenge_alert"
+    __table_args__ = (UniqueConstraint("person_id", "challenge_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    challenge_id: Mapped[int] = mapped_column(
+        ForeignKey("challenge.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    subscription_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscription.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AlertTask(Base):
+    """Work the scheduler owes: announcing an approved challenge to its subscribers.
+
+    Queued in the transaction that approves the challenge; ``cursor`` is the last subscription
+    handled, so a fan-out interrupted by a restart goes on where it stopped.
+    """
+
+    __tablename__ = "alert_task"
+    __table_args__ = (UniqueConstraint("kind", "challenge_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    challenge_id: Mapped[int] = mapped_column(ForeignKey("challenge.id", ondelete="CASCADE"))
+    cursor: Mapped[int] = mapped_column(BigId, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class SchedulerJob(Base):
+    """A job of innobot's scheduler (APScheduler's own job state, pickled), kept across restarts."""
+
+    __tablename__ = "scheduler_job"
+
+    id: Mapped[str] = mapped_column(String(191), primary_key=True)
+    next_run_time: Mapped[float | None] = mapped_column(Float, index=True)
+    job_state: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 Submission = Idea | SolutionProfile | InfrastructureProfile | Challenge
