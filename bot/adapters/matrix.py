@@ -260,7 +260,7 @@ class MatrixAdapter:
         on_queued: Wake = lambda: None,
         poll_timeout: float = 30.0,
         timeline_limit: int = 100,
-        retry_delay: float = 5.0,
+        retry_delay: float = 2.0,
     ) -> None:
         if not settings.matrix_homeserver:
             raise MatrixConfigError("INNOBOT_MATRIX_HOMESERVER is not set")
@@ -713,15 +713,17 @@ class MatrixAdapter:
         """
         client = self._require_client()
         try:
-            member = await client.room_get_state_event(event.room_id, "m.room.member", event.sender)
-            if not isinstance(member, RoomGetStateEventResponse):
-                return None
-            if member.content.get("membership") != "join":
-                return None
-            levels = await client.room_get_state_event(event.room_id, "m.room.power_levels")
-            creation = await self._creation(event.room_id)
+            member, levels, creation = await asyncio.gather(
+                client.room_get_state_event(event.room_id, "m.room.member", event.sender),
+                client.room_get_state_event(event.room_id, "m.room.power_levels"),
+                self._creation(event.room_id),
+            )
         except (ClientError, OSError, TimeoutError) as exc:
             log.warning("matrix: could not read power levels (%s); refusing", type(exc).__name__)
+            return None
+        if not isinstance(member, RoomGetStateEventResponse):
+            return None
+        if member.content.get("membership") != "join":
             return None
         if isinstance(levels, RoomGetStateEventResponse):
             return power_level(levels.content, event.sender, creation)

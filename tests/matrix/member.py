@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -100,6 +101,7 @@ class Member:
                         decrypted = client.decrypt_event(event)
                         event = decrypted if decrypted is not None else event
                     source = dict(event.source)
+                    source["received_at"] = time.monotonic()  # for benchmarks
                     if source.get("event_id") in self._seen:
                         continue
                     self._seen.add(source.get("event_id", ""))
