@@ -550,3 +550,37 @@ class HandledEvent(Base):
     platform: Mapped[str] = mapped_column(String(16))
     event_id: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+# --- the dashboard -------------------------------------------------------------------------------
+
+
+class DashboardAccount(Base):
+    """A programme manager's login to the web dashboard (managed with ``innobot users``)."""
+
+    __tablename__ = "dashboard_account"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    # Consecutive failed logins; at the limit the account is locked for a while.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column()
+    last_login_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DashboardSession(Base):
+    """A signed-in browser. The cookie carries a random token; only its SHA-256 is stored."""
+
+    __tablename__ = "dashboard_session"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("dashboard_account.id", ondelete="CASCADE"), index=True
+    )
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
