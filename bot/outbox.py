@@ -4,6 +4,12 @@ Queuing happens in the same transaction as the change that caused it, so a reply
 and never sent for a change that was rolled back. The worker claims due rows (``FOR UPDATE SKIP
 LOCKED`` on PostgreSQL, so several processes can share the work), sends each chat's messages in
 order through the recipient's adapter within that platform's pace, and records the outcome.
+
+Claims are marked with the worker's key. A process that is killed leaves its claims behind: the
+next start releases them at once (SQLite has one process), and on PostgreSQL any live worker
+releases the claims of a worker whose advisory lock is gone. Only a message whose HTTP request
+was in flight at the moment of the kill can be sent twice — the platform may or may not have
+received it, and Telegram offers no way to ask.
 """
 
 from __future__ import annotations
@@ -13,15 +19,14 @@ import base64
 import contextlib
 import logging
 import time
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.adapters.base import (
     Adapter,
@@ -31,6 +36,7 @@ from bot.adapters.base import (
     TransientFailure,
 )
 from handlers.core import Button, Document, Platform, Reply
+from storage.locks import WORKER_NAMESPACE, ProcessLock, new_key
 from storage.models import Identity, OutboxMessage, OutboxStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -40,8 +46,11 @@ PRIORITY_NOTIFICATION = 5
 PRIORITY_ALERT = 10
 
 MAX_ATTEMPTS = 8
-# A claimed row whose sender vanished (process killed mid-send) is retried after this long.
+MAX_BACKOFF = 300.0  # seconds between two attempts at most
+# A claimed row whose worker vanished without a trace is retried after this long at the latest.
 CLAIM_TIMEOUT = timedelta(minutes=2)
+MAX_ROWS_PER_CHAT = 3  # rows of one chat in one batch
+RECOVERY_INTERVAL = 30.0  # seconds between looks for rows of dead workers
 
 
 def encode_reply(reply: Reply) -> dict[str, Any]:
@@ -99,31 +108,123 @@ def enqueue(
     return rows
 
 
-@dataclass
-class _Bucket:
-    """A token bucket: ``rate`` per second, at most ``burst`` at once."""
+# A renderer writes the text of a row at the moment it is sent (alerts: from the stored challenge,
+# in the recipient's language); None means the message is no longer wanted and is dropped.
+Renderer = Callable[[AsyncSession, OutboxMessage], Awaitable[Reply | None]]
+# Called, in the transaction recording the failure, when a chat turns out to be unreachable.
+OnUnreachable = Callable[[AsyncSession, str, str], Awaitable[object]]
 
-    rate: float
-    burst: float
-    tokens: float = 0.0
-    stamp: float = field(default_factory=time.monotonic)
+# The lanes of a worker: replies and notifications never wait behind alerts.
+URGENT = "urgent"
+BULK = "bulk"
 
-    def __post_init__(self) -> None:
+
+class _Limiter:
+    """A token bucket (``rate`` per second, ``burst`` at once) whose waiters are served in order
+    of arrival, urgent ones (replies) before all others."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = max(rate, 1e-6)
+        self.burst = max(1.0, burst)
         self.tokens = self.burst
+        self._loop = asyncio.get_running_loop()
+        self._stamp = self._loop.time()
+        self._urgent: deque[asyncio.Future[bool]] = deque()
+        self._bulk: deque[asyncio.Future[bool]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+        self._paused_until = 0.0
+        self._closed = False
 
-    def delay(self) -> float:
-        """Seconds to wait before the next send is allowed (taking it if 0)."""
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
+    def _refill(self) -> float:
+        now = self._loop.time()
+        if now > self._stamp:
+            self.tokens = min(self.burst, self.tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+        return now
+
+    async def acquire(self, urgent: bool) -> bool:
+        """Wait for a token (True), or for :meth:`close` (False)."""
+        if self._closed:
+            return False
+        now = self._refill()
+        free = self.tokens >= 1 - 1e-9 and now >= self._paused_until and not self._urgent
+        if free and (urgent or not self._bulk):
             self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.rate
+            return True
+        future: asyncio.Future[bool] = self._loop.create_future()
+        (self._urgent if urgent else self._bulk).append(future)
+        self._arm()
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled() and future.result():
+                self.tokens += 1  # granted just as the waiter gave up: give it back
+            else:
+                with contextlib.suppress(ValueError):
+                    (self._urgent if urgent else self._bulk).remove(future)
+            raise
+
+    def _arm(self) -> None:
+        if self._timer is not None or not (self._urgent or self._bulk) or self._closed:
+            return
+        now = self._refill()
+        wait = max(0.0, self._paused_until - now, (1 - self.tokens) / self.rate)
+        self._timer = self._loop.call_later(wait, self._release)
+
+    def _release(self) -> None:
+        self._timer = None
+        now = self._refill()
+        if now >= self._paused_until:
+            while self.tokens >= 1 - 1e-9:
+                future = self._next_waiter()
+                if future is None:
+                    break
+                self.tokens -= 1
+                future.set_result(True)
+        self._arm()
+
+    def _next_waiter(self) -> asyncio.Future[bool] | None:
+        for queue in (self._urgent, self._bulk):
+            while queue:
+                future = queue.popleft()
+                if not future.done():
+                    return future
+        return None
+
+    def pause(self, seconds: float) -> None:
+        """Grant nothing for ``seconds`` (the platform asked us to slow down)."""
+        self._paused_until = max(self._paused_until, self._loop.time() + seconds)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._arm()
+
+    def close(self) -> None:
+        """Wake every waiter with False; later calls get False at once."""
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for queue in (self._urgent, self._bulk):
+            while queue:
+                future = queue.popleft()
+                if not future.done():
+                    future.set_result(False)
+
+    @property
+    def idle(self) -> bool:
+        """Nobody waits and the bucket is full again (the limiter can be forgotten)."""
+        self._refill()
+        return not (self._urgent or self._bulk) and self.tokens >= self.burst - 1e-9
 
 
 class DeliveryWorker:
-    """Sends due outbox rows through the adapters. ``wake()`` after queuing for a fast reply."""
+    """Sends due outbox rows through the adapters. ``wake()`` after queuing for a fast reply.
+
+    Two lanes share each platform's pace: one for replies and notifications (priority below
+    :data:`PRIORITY_ALERT`), one for alerts. A reply waits for no batch of alerts and gets the
+    next free slot of the platform's overall rate, so a big digest never slows down an answer.
+    """
 
     def __init__(
         self,
@@ -131,59 +232,118 @@ class DeliveryWorker:
         adapters: Mapping[Platform, Adapter],
         *,
         batch_size: int = 100,
+        bulk_batch_size: int = 50,
         idle_interval: float = 2.0,
         claim_rows: bool = False,
+        renderers: Mapping[str, Renderer] | None = None,
+        on_unreachable: OnUnreachable | None = None,
+        retry_base: float = 2.0,  # seconds before the 2nd attempt; doubles every time
+        engine: AsyncEngine | None = None,
     ) -> None:
         self._sessions = sessions
         self._adapters = dict(adapters)
         self._batch_size = batch_size
+        self._bulk_batch_size = bulk_batch_size
         self._idle_interval = idle_interval
         self._claim_rows = claim_rows  # FOR UPDATE SKIP LOCKED (PostgreSQL)
-        self._wake = asyncio.Event()
+        self._renderers = dict(renderers or {})
+        self._on_unreachable = on_unreachable
+        self._retry_base = retry_base
+        self._engine = engine
+        self._key = new_key()
+        self.worker_id = str(self._key)
+        self._liveness: ProcessLock | None = None
+        self._wakes = {URGENT: asyncio.Event(), BULK: asyncio.Event()}
         self._task: asyncio.Task[None] | None = None
-        self._chat_buckets: dict[tuple[str, str], _Bucket] = {}
-        self._platform_buckets: dict[str, _Bucket] = {}
+        self._chat_limiters: dict[tuple[str, str], _Limiter] = {}
+        self._platform_limiters: dict[str, _Limiter] = {}
         self._chat_hold: dict[tuple[str, str], float] = {}
         self._stopping = False
+        self._last_recovery = 0.0
         self.sent = 0
         self.failed = 0
+        self.dropped = 0
 
     def add_adapter(self, adapter: Adapter) -> None:
         self._adapters[adapter.platform] = adapter
 
+    def add_renderer(self, kind: str, renderer: Renderer) -> None:
+        self._renderers[kind] = renderer
+
     def wake(self) -> None:
-        self._wake.set()
+        for event in self._wakes.values():
+            event.set()
 
     def start(self) -> None:
+        """Release what a previous run left claimed, then deliver until :meth:`stop`."""
         if self._task is None:
             self._stopping = False
-            self._task = asyncio.create_task(self._run(), name="outbox-delivery")
+            self._task = asyncio.create_task(self._main(), name="outbox-delivery")
+
+    async def _main(self) -> None:
+        try:
+            await self._prepare()
+        except SQLAlchemyError:
+            log.exception("outbox: could not release the claims of a previous run")
+        await asyncio.gather(self._run(URGENT), self._run(BULK))
 
     async def stop(self) -> None:
-        """Stop after the current batch; what is still queued stays in the outbox."""
+        """Finish the sends in flight; whatever is still waiting stays queued for the next run."""
         self._stopping = True
-        self._wake.set()
+        for limiter in [*self._chat_limiters.values(), *self._platform_limiters.values()]:
+            limiter.close()
+        self.wake()
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        self._chat_limiters.clear()
+        self._platform_limiters.clear()
+        if self._liveness is not None:
+            await self._liveness.release()
+            self._liveness = None
 
-    async def _run(self) -> None:
+    async def _prepare(self) -> None:
+        if not self._claim_rows:
+            # SQLite belongs to this process alone: every claim is a previous run's.
+            await self._release_claims(None)
+            return
+        if self._engine is not None and self._liveness is None:
+            lock = ProcessLock(self._engine, WORKER_NAMESPACE, self._key)
+            if await lock.try_acquire():
+                self._liveness = lock
+        await self._release_dead_claims()
+
+    async def _run(self, lane: str) -> None:
+        wake = self._wakes[lane]
         while not self._stopping:
-            self._wake.clear()
+            wake.clear()
             try:
-                busy = await self.deliver_due()
+                busy = await self.deliver_due(lane)
+                if lane == BULK and not busy:
+                    await self._maintain()
             except SQLAlchemyError:
                 log.exception("outbox: database error while delivering; retrying shortly")
                 busy = False
             if busy or self._stopping:
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._idle_interval)
+                await asyncio.wait_for(wake.wait(), self._idle_interval)
 
-    async def deliver_due(self) -> bool:
-        """Send one batch of due rows. True when rows were found (more may be waiting)."""
-        rows = await self._claim()
+    async def _maintain(self) -> None:
+        """Now and then: free the rows of workers that died, forget idle chats."""
+        now = time.monotonic()
+        if now - self._last_recovery < RECOVERY_INTERVAL:
+            return
+        self._last_recovery = now
+        if self._claim_rows:
+            await self._release_dead_claims()
+        self._chat_limiters = {k: v for k, v in self._chat_limiters.items() if not v.idle}
+        self._chat_hold = {k: v for k, v in self._chat_hold.items() if v > now}
+
+    async def deliver_due(self, lane: str | None = None) -> bool:
+        """Send one batch of due rows (of one lane, or any). True when rows were found."""
+        rows = await self._claim(lane)
         if not rows:
             return False
         by_chat: dict[tuple[str, str], list[OutboxMessage]] = defaultdict(list)
@@ -192,36 +352,54 @@ class DeliveryWorker:
         await asyncio.gather(*(self._deliver_chat(chat, msgs) for chat, msgs in by_chat.items()))
         return True
 
-    async def _claim(self) -> list[OutboxMessage]:
+    async def _claim(self, lane: str | None) -> list[OutboxMessage]:
         now = utcnow()
         platforms = [p.value for p in self._adapters]
-        held = [chat for chat, until in self._chat_hold.items() if until > time.monotonic()]
+        if not platforms:
+            return []
+        clock = time.monotonic()
+        held = {chat for chat, until in self._chat_hold.items() if until > clock}
+        limit = self._bulk_batch_size if lane == BULK else self._batch_size
         async with self._sessions() as session, session.begin():
-            query = (
-                select(OutboxMessage)
-                .where(
-                    OutboxMessage.status == OutboxStatus.PENDING.value,
-                    OutboxMessage.next_attempt_at <= now,
-                    OutboxMessage.platform.in_(platforms),
-                )
-                .order_by(OutboxMessage.priority, OutboxMessage.id)
-                .limit(self._batch_size)
+            query = select(OutboxMessage).where(
+                OutboxMessage.status == OutboxStatus.PENDING.value,
+                OutboxMessage.next_attempt_at <= now,
+                OutboxMessage.platform.in_(platforms),
+                # A live worker's claim is never taken over; a dead one's is released first.
+                or_(
+                    OutboxMessage.claimed_by.is_(None),
+                    OutboxMessage.claimed_by == self.worker_id,
+                ),
             )
+            if lane == URGENT:
+                query = query.where(OutboxMessage.priority < PRIORITY_ALERT)
+            elif lane == BULK:
+                query = query.where(OutboxMessage.priority >= PRIORITY_ALERT)
+            query = query.order_by(OutboxMessage.priority, OutboxMessage.id).limit(limit)
             if self._claim_rows:
                 query = query.with_for_update(skip_locked=True)
-            rows = [
-                row
-                for row in (await session.execute(query)).scalars()
-                if (row.platform, row.chat_id) not in held
-            ]
+            rows: list[OutboxMessage] = []
+            per_chat: dict[tuple[str, str], int] = defaultdict(int)
+            for row in (await session.execute(query)).scalars():
+                chat = (row.platform, row.chat_id)
+                # A few rows per chat per batch: one slow chat must not hold up the batch.
+                if chat in held or per_chat[chat] >= MAX_ROWS_PER_CHAT:
+                    continue
+                per_chat[chat] += 1
+                rows.append(row)
             if not rows:
                 return []
-            # A claimed row is pushed into the future: another worker will not take it, and if
-            # this process dies mid-send it becomes due again after CLAIM_TIMEOUT.
+            # A claimed row is pushed into the future and marked as this worker's: no other
+            # worker takes it; if this process dies, the next start (or a live worker noticing
+            # the death) releases it, and CLAIM_TIMEOUT is the last resort.
             await session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id.in_([r.id for r in rows]))
-                .values(next_attempt_at=now + CLAIM_TIMEOUT, attempts=OutboxMessage.attempts + 1)
+                .values(
+                    next_attempt_at=now + CLAIM_TIMEOUT,
+                    attempts=OutboxMessage.attempts + 1,
+                    claimed_by=self.worker_id,
+                )
             )
         return rows
 
@@ -229,17 +407,28 @@ class DeliveryWorker:
         platform, chat_id = chat
         adapter = self._adapters[Platform(platform)]
         for index, row in enumerate(rows):
-            await self._pace(adapter, chat)
+            urgent = row.priority < PRIORITY_ALERT
+            if self._stopping or not await self._pace(adapter, chat, urgent):
+                await self._release(rows[index:])
+                return
+            reply = decode_reply(row.payload)
+            renderer = self._renderers.get(row.kind)
+            if renderer is not None:
+                rendered = await self._render(renderer, row)
+                if rendered is None:
+                    continue
+                reply = rendered
             try:
-                await adapter.send(chat_id, decode_reply(row.payload))
+                await adapter.send(chat_id, reply)
             except RetryLater as exc:
-                # The platform is throttling this chat: hold it, keep the order, try later.
+                # The platform is throttling: hold this chat and the platform, keep the order.
                 log.warning("outbox: %s throttled for %.1fs", platform, exc.retry_after)
                 self._chat_hold[chat] = time.monotonic() + exc.retry_after
+                self._platform_limiter(adapter).pause(exc.retry_after)
                 await self._reschedule(rows[index:], exc.retry_after, str(exc), count=False)
                 return
             except TransientFailure as exc:
-                delay = min(300.0, 2.0 ** (row.attempts + 1))
+                delay = min(MAX_BACKOFF, self._retry_base * 2**row.attempts)
                 if row.attempts + 1 >= MAX_ATTEMPTS:
                     await self._fail(row, f"gave up: {exc}")
                     continue
@@ -258,28 +447,39 @@ class DeliveryWorker:
                 continue
             await self._mark_sent(row)
 
-    async def _pace(self, adapter: Adapter, chat: tuple[str, str]) -> None:
-        pacing = adapter.pacing
-        chat_bucket = self._chat_buckets.get(chat)
-        if chat_bucket is None:
-            chat_bucket = self._chat_buckets[chat] = _Bucket(
-                pacing.per_chat_rate, pacing.per_chat_burst
-            )
-        platform_bucket = self._platform_buckets.get(chat[0])
-        if platform_bucket is None:
-            platform_bucket = self._platform_buckets[chat[0]] = _Bucket(
-                pacing.overall_rate, max(1.0, pacing.overall_rate)
-            )
-        for bucket in (chat_bucket, platform_bucket):
-            wait = bucket.delay()
-            while wait > 0:
-                await asyncio.sleep(wait)
-                wait = bucket.delay()
-        if len(self._chat_buckets) > 10_000:
-            # Forget chats whose buckets are full again.
-            self._chat_buckets = {
-                k: b for k, b in self._chat_buckets.items() if b.tokens < b.burst - 1e-9
-            }
+    def _platform_limiter(self, adapter: Adapter) -> _Limiter:
+        platform = adapter.platform.value
+        limiter = self._platform_limiters.get(platform)
+        if limiter is None:
+            rate = adapter.pacing.overall_rate
+            # A small burst: the platform's own allowance stays nearly full, so that network
+            # jitter (two sends arriving closer than they left) is never counted as a flood.
+            limiter = _Limiter(rate, min(3.0, max(1.0, rate / 10)))
+            self._platform_limiters[platform] = limiter
+        return limiter
+
+    async def _pace(self, adapter: Adapter, chat: tuple[str, str], urgent: bool) -> bool:
+        """Wait for the chat's and then the platform's next slot; False when stopping."""
+        limiter = self._chat_limiters.get(chat)
+        if limiter is None:
+            rate, burst = adapter.pacing.for_chat(chat[1])
+            limiter = self._chat_limiters[chat] = _Limiter(rate, burst)
+        if not await limiter.acquire(urgent):
+            return False
+        return await self._platform_limiter(adapter).acquire(urgent)
+
+    async def _render(self, renderer: Renderer, row: OutboxMessage) -> Reply | None:
+        """The row's text as of now, or None (dropped) if it is no longer wanted."""
+        async with self._sessions() as session, session.begin():
+            current = await session.get(OutboxMessage, row.id)
+            if current is None or current.status != OutboxStatus.PENDING.value:
+                return None  # deleted (its recipient was forgotten) or settled meanwhile
+            reply = await renderer(session, current)
+            if reply is None:
+                current.status = OutboxStatus.DROPPED.value
+                current.last_error = "no longer wanted when its turn came"
+                self.dropped += 1
+            return reply
 
     async def _mark_sent(self, row: OutboxMessage) -> None:
         async with self._sessions() as session, session.begin():
@@ -290,12 +490,69 @@ class DeliveryWorker:
             )
         self.sent += 1
 
+    async def _release(self, rows: Sequence[OutboxMessage]) -> None:
+        """Give back rows claimed but not attempted (stopping): due again at once."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id.in_([r.id for r in rows]),
+                    OutboxMessage.status == OutboxStatus.PENDING.value,
+                )
+                .values(
+                    next_attempt_at=utcnow(),
+                    attempts=OutboxMessage.attempts - 1,
+                    claimed_by=None,
+                )
+            )
+
+    async def _release_claims(self, owner: str | None) -> int:
+        """Make the rows claimed by ``owner`` (by anyone: None) due again at once."""
+        async with self._sessions() as session, session.begin():
+            query = update(OutboxMessage).where(
+                OutboxMessage.status == OutboxStatus.PENDING.value,
+                OutboxMessage.claimed_by.is_not(None),
+            )
+            if owner is not None:
+                query = query.where(OutboxMessage.claimed_by == owner)
+            result = await session.execute(query.values(claimed_by=None, next_attempt_at=utcnow()))
+        released = int(getattr(result, "rowcount", 0) or 0)
+        if released:
+            log.info("outbox: %d messages claimed by a stopped worker are due again", released)
+        return released
+
+    async def _release_dead_claims(self) -> None:
+        """Release the rows of workers whose process is gone (their advisory lock is free)."""
+        if self._liveness is None:
+            return
+        async with self._sessions() as session:
+            owners = (
+                await session.scalars(
+                    select(OutboxMessage.claimed_by)
+                    .where(
+                        OutboxMessage.status == OutboxStatus.PENDING.value,
+                        OutboxMessage.claimed_by.is_not(None),
+                        OutboxMessage.claimed_by != self.worker_id,
+                    )
+                    .distinct()
+                )
+            ).all()
+        for owner in owners:
+            if owner is None or not owner.isdigit():
+                continue
+            if await self._liveness.is_free(WORKER_NAMESPACE, int(owner)):
+                await self._release_claims(owner)
+
     async def _reschedule(
         self, rows: Sequence[OutboxMessage], delay: float, error: str, *, count: bool
     ) -> None:
         due = utcnow() + timedelta(seconds=delay)
         async with self._sessions() as session, session.begin():
-            values: dict[str, Any] = {"next_attempt_at": due, "last_error": error[:500]}
+            values: dict[str, Any] = {
+                "next_attempt_at": due,
+                "last_error": error[:500],
+                "claimed_by": None,
+            }
             if not count:
                 values["attempts"] = OutboxMessage.attempts - 1
             await session.execute(
@@ -303,7 +560,21 @@ class DeliveryWorker:
                 .where(OutboxMessage.id.in_([r.id for r in rows]))
                 .values(**values)
             )
-        self._wake.set()
+            # The chat's later rows wait too, so that they keep their order.
+            platform, chat_id = rows[0].platform, rows[0].chat_id
+            await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.platform == platform,
+                    OutboxMessage.chat_id == chat_id,
+                    OutboxMessage.status == OutboxStatus.PENDING.value,
+                    OutboxMessage.claimed_by.is_(None),
+                    OutboxMessage.next_attempt_at < due,
+                    OutboxMessage.id > rows[0].id,
+                )
+                .values(next_attempt_at=due)
+            )
+        self.wake()
 
     async def _fail(self, row: OutboxMessage, error: str, *, blocked: bool = False) -> None:
         log.warning("outbox: message %s to %s failed for good: %s", row.id, row.platform, error)
@@ -323,4 +594,6 @@ class DeliveryWorker:
                     )
                     .values(blocked_at=utcnow())
                 )
+                if self._on_unreachable is not None:
+                    await self._on_unreachable(session, row.platform, row.chat_id)
         self.failed += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers.alerts import feature as alerts_feature
 from handlers.context import Feature
 from handlers.help import feature as help_feature
 from handlers.ideas import feature as ideas_feature
@@ -14,5 +15,6 @@ ALL_FEATURES: tuple[Feature, ...] = (
     ideas_feature,
     privacy_feature,
     moderation_feature,
+    alerts_feature,
     help_feature,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from sqlalchemy import inspect, select
@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Commands that work in the middle of a flow without leaving it.
-FLOW_SAFE_COMMANDS = frozenset({"help"})
+# Commands that work in the middle of a flow without leaving it (the buttons under an alert
+# run /alerts and /remind: they are one tap, whatever the person is doing).
+FLOW_SAFE_COMMANDS = frozenset({"help", "alerts", "remind"})
 
 
 @dataclass
@@ -134,9 +135,12 @@ class Router:
 
     async def _route_button(self, ctx: Context, payload: str) -> list[Reply]:
         if payload.startswith(COMMAND_PREFIX):
-            name = payload[len(COMMAND_PREFIX) :]
+            # "c:alerts stop 12" runs the command as if "/alerts stop 12" had been typed.
+            name, _, argument = payload[len(COMMAND_PREFIX) :].partition(" ")
             if ctx.state.flow and name not in FLOW_SAFE_COMMANDS and name != "cancel":
                 return [ctx.reply("flow.finish_first")] + await ctx.reprompt()
+            if argument:
+                ctx.msg = replace(ctx.msg, text=f"/{name} {argument}")
             return await self._run_command(ctx, name)
         if payload.startswith(FLOW_PREFIX):
             version, _, value = payload[len(FLOW_PREFIX) :].partition(":")

@@ -39,6 +39,20 @@ class Pacing:
     per_chat_rate: float  # messages per second into one chat, sustained
     per_chat_burst: int  # messages one chat may get at once
     overall_rate: float  # messages per second across all chats
+    # Group chats (ids starting with ``group_prefix``) may have a pace of their own.
+    per_group_rate: float | None = None
+    per_group_burst: int = 1
+    group_prefix: str | None = None
+
+    def for_chat(self, chat_id: str) -> tuple[float, int]:
+        """The sustained rate and the burst allowed into ``chat_id``."""
+        if (
+            self.per_group_rate is not None
+            and self.group_prefix
+            and chat_id.startswith(self.group_prefix)
+        ):
+            return self.per_group_rate, self.per_group_burst
+        return self.per_chat_rate, self.per_chat_burst
 
 
 class Adapter(Protocol):

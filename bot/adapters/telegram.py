@@ -358,7 +358,15 @@ class TelegramAdapter:
     """Receives Telegram updates, hands them to ``on_message``, and delivers replies."""
 
     platform = Platform.TELEGRAM
-    pacing = Pacing(per_chat_rate=1.0, per_chat_burst=3, overall_rate=30.0)
+    # Telegram's flood limits: about 1 message/s into a chat, 20/min into a group, 30/s overall.
+    pacing = Pacing(
+        per_chat_rate=1.0,
+        per_chat_burst=3,
+        overall_rate=30.0,
+        per_group_rate=20 / 60,
+        per_group_burst=3,
+        group_prefix="-",
+    )
 
     def __init__(self, settings: Settings, on_message: OnMessage) -> None:
         if settings.telegram_token is None:
