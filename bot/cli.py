@@ -126,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         register(commands)
+
+    from nlp.matching.cli import register as register_matching
+
+    register_matching(commands)
     return parser
 
 
