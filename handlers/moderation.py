@@ -28,7 +28,9 @@ from handlers.core import Button, Platform, Recipient, Reply
 from handlers.i18n import t
 from handlers.intents import TOPICS
 from storage import moderation as store
+from storage.alerts import queue_instant_alerts
 from storage.models import (
+    Challenge,
     ConversationState,
     Idea,
     ItemKind,
@@ -486,6 +488,8 @@ async def _approve(desk: _Desk, rest: str) -> None:
 async def approve(desk: _Desk, item: Submission, note: str | None) -> None:
     if not await desk.transition(item, "approve", DECIDABLE, Status.APPROVED.value, note):
         return
+    if isinstance(item, Challenge):
+        await queue_instant_alerts(desk.session, item)  # subscribers hear of it shortly
     desk.say("moderation.approved", ref=item.ref, moderator=desk.event.sender)
     if note:
         await desk.notify_submitter(item, "moderation.notify_approved_note", note=note)

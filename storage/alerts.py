@@ -198,8 +198,12 @@ def _period(sub: Subscription) -> timedelta:
 # --- matching ----------------------------------------------------------------------------------
 
 
+_JOINERS = re.compile(r"[\s\-‐‑–/_]+")
+
+
 def normalize_keyword(text: str) -> str:
-    return " ".join(text.split()).casefold()
+    """Case, spaces and joiners ("machine-vision", "machine vision") do not matter."""
+    return _JOINERS.sub(" ", text).strip().casefold()
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +232,7 @@ class Interest:
         if self.topics and not self.topics & {str(t) for t in challenge.topics or ()}:
             return False
         if self.keywords:
-            text = f"{challenge.title}\n{challenge.description}".casefold()
+            text = normalize_keyword(f"{challenge.title}\n{challenge.description}")
             if not any(keyword.search(text) for keyword in self.keywords):
                 return False
         if self.region and challenge.region:

@@ -12,6 +12,7 @@ from storage.models import (
     SUBMISSION_MODELS,
     Base,
     Challenge,
+    ChallengeAlert,
     ConversationState,
     Idea,
     Identity,
@@ -146,6 +147,12 @@ async def export_person(session: AsyncSession, person: Person) -> dict[str, Any]
         select(Subscription).where(Subscription.person_id == person.id).order_by(Subscription.id)
     )
     export["subscriptions"] = [_row(subscription) for subscription in subscriptions]
+    alerts = await session.scalars(
+        select(ChallengeAlert)
+        .where(ChallengeAlert.person_id == person.id)
+        .order_by(ChallengeAlert.id)
+    )
+    export["challenge_alerts"] = [_row(alert) for alert in alerts]
     export["conversation_states"] = [_row(state) for state in await _states_of(session, identities)]
     outbox = await session.scalars(
         select(OutboxMessage).where(OutboxMessage.person_id == person.id).order_by(OutboxMessage.id)
@@ -157,9 +164,9 @@ async def export_person(session: AsyncSession, person: Person) -> dict[str, Any]
 async def forget_person(session: AsyncSession, person: Person) -> None:
     """Erase ``person``: their account rows go, their submissions stay without them.
 
-    Deleted: the person, their identities, subscriptions, queued messages and conversation
-    states. Ideas stay, anonymous. Profiles and challenges stay anonymous too, and are withdrawn
-    (closed), since nobody could answer for them any more.
+    Deleted: the person, their identities, subscriptions, what they were told about challenges,
+    queued messages and conversation states. Ideas stay, anonymous. Profiles and challenges stay
+    anonymous too, and are withdrawn (closed), since nobody could answer for them any more.
     """
     person_id = person.id
     identities = await identities_of(session, person_id)
@@ -190,6 +197,7 @@ async def forget_person(session: AsyncSession, person: Person) -> None:
         .values(person_id=None, show_name=False)
     )
 
+    await session.execute(delete(ChallengeAlert).where(ChallengeAlert.person_id == person_id))
     await session.execute(delete(Subscription).where(Subscription.person_id == person_id))
     await session.execute(delete(OutboxMessage).where(OutboxMessage.person_id == person_id))
     for identity in identities:
