@@ -37,6 +37,7 @@ ROOT_MIN = 6  # words shorter than this add no root feature (their stem says it 
 INFIX_MIN_WORD = 8  # Swedish compounds: only words this long are searched inside
 INFIX_MIN_PART = 4
 TEXT_MAX = 6000  # characters read of one text
+MEMO_MAX = 200_000  # words whose candidate patterns are remembered, per language
 # Frequent first parts of Swedish compounds (besides the vocabulary's own words).
 _HEADS = """vatten metan gas bio sol vind el mat skog bil buss tåg väg hus bygg fjärr värme kyl
     luft data energi miljö klimat vård hem skol barn äldre stad land sjö hav fisk trä stål
@@ -79,6 +80,7 @@ class ConceptMatcher:
         self.concepts: dict[str, Concept] = {}
         self._index = {lang: _LanguageIndex() for lang in LANGUAGES}
         self._known_sv: set[str] = set()
+        self._memo: dict[str, dict[str, tuple[_Pattern, ...]]] = {lang: {} for lang in LANGUAGES}
         for concept in concepts:
             if concept.id in self.concepts:
                 raise ValueError(f"concept {concept.id} defined twice")
@@ -104,10 +106,21 @@ class ConceptMatcher:
                     if lang == "sv":
                         self._known_sv.update(word for word, _ in words)
 
-    def _starting(self, index: _LanguageIndex, word: str) -> list[_Pattern]:
-        found = list(index.exact.get(word, ()))
-        for end in range(1, min(len(word), index.longest_prefix) + 1):
-            found.extend(index.prefix.get(word[:end], ()))
+    def _starting(self, code: str, word: str) -> tuple[_Pattern, ...]:
+        """The patterns that may start at ``word`` (remembered: texts repeat their words)."""
+        memo = self._memo[code]
+        found = memo.get(word)
+        if found is None:
+            index = self._index[code]
+            candidates = list(index.exact.get(word, ()))
+            for end in range(1, min(len(word), index.longest_prefix) + 1):
+                candidates.extend(index.prefix.get(word[:end], ()))
+            if code == "sv" and len(word) >= INFIX_MIN_WORD:
+                candidates.extend(self._inside(index, word))
+            found = tuple(candidates)
+            if len(memo) >= MEMO_MAX:
+                memo.clear()
+            memo[word] = found
         return found
 
     @staticmethod
@@ -130,23 +143,23 @@ class ConceptMatcher:
         found: Counter[str] = Counter()
         langs = (lang,) if lang in self._index else LANGUAGES
         for code in langs:
-            index = self._index[code]
             for position, word in enumerate(words):
+                patterns = self._starting(code, word)
+                if not patterns:
+                    continue
                 hit: set[str] = set()
-                for pattern in self._starting(index, word):
-                    if pattern.concept not in hit and self._rest_matches(
-                        words, position + 1, pattern.words
+                for pattern in patterns:
+                    if pattern.concept not in hit and (
+                        not pattern.words or self._rest_matches(words, position + 1, pattern.words)
                     ):
                         hit.add(pattern.concept)
-                if code == "sv" and len(word) >= INFIX_MIN_WORD:
-                    hit |= self._inside(index, word)
-                found.update(hit)
-                if first is not None:
-                    for concept_id in hit:
-                        first.setdefault(concept_id, position)
+                for concept_id in hit:
+                    found[concept_id] += 1
+                    if first is not None and concept_id not in first:
+                        first[concept_id] = position
         return found
 
-    def _inside(self, index: _LanguageIndex, word: str) -> set[str]:
+    def _inside(self, index: _LanguageIndex, word: str) -> list[_Pattern]:
         """Concepts named by the last part of a compound (``tömningsrutterna`` → routes).
 
         A part counts only after a plausible seam: a linking "s" (``tömnings|rutterna``) or a
@@ -158,12 +171,12 @@ class ConceptMatcher:
             if not (head.endswith("s") or head in self._known_sv or head in COMPOUND_HEADS):
                 continue
             part = word[start:]
-            hit = {p.concept for p in index.exact.get(part, ()) if not p.words}
+            hit = [p for p in index.exact.get(part, ()) if not p.words]
             for end in range(INFIX_MIN_PART, min(len(part), index.longest_prefix) + 1):
-                hit |= {p.concept for p in index.prefix.get(part[:end], ()) if not p.words}
+                hit += [p for p in index.prefix.get(part[:end], ()) if not p.words]
             if hit:
                 return hit
-        return set()
+        return []
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,15 +196,34 @@ class Analyzer:
         self,
         matcher: ConceptMatcher | None = None,
         lexicon: ConceptMatcher | None = None,
-        cache_size: int = 50_000,
+        cache_size: int = 4096,
     ) -> None:
         self.matcher = matcher or ConceptMatcher()
         self.lexicon = lexicon or ConceptMatcher(LEXICON, topical=False)
-        self.analyze = lru_cache(maxsize=cache_size)(self._analyze)
+        # What each word (as written) adds, per language: texts repeat their words.
+        self._words: dict[str | None, dict[str, tuple[str | None, tuple[str, ...]]]] = {}
+        # Queries are analysed again and again (every approval, every search): remember them.
+        self.analyze = lru_cache(maxsize=cache_size)(self.read)
 
-    def _analyze(
+    @staticmethod
+    def _word(
+        word: str, lang: str | None, general: frozenset[str], content_stop: frozenset[str]
+    ) -> tuple[str | None, tuple[str, ...]]:
+        """A word's folded form (None for a stop word) and the term features it adds."""
+        folded = fold(word)
+        if folded in general:
+            return None, ()
+        if folded in content_stop or len(folded) < 2 or folded.isdigit():
+            return folded, ()
+        keys = ["t:" + stem(folded, lang)]
+        if len(folded) >= ROOT_MIN:
+            keys.append("r:" + root(folded))
+        return folded, tuple(keys)
+
+    def read(
         self, title: str, description: str, lang: str | None, topics: tuple[str, ...] = ()
     ) -> Analysis:
+        """The analysis of one text (not remembered; :attr:`analyze` is the remembering one)."""
         title_words = tokens(title[:TEXT_MAX])
         body_words = tokens(description[:TEXT_MAX])
         if lang not in LANGUAGES:
@@ -204,23 +236,24 @@ class Analyzer:
         features: dict[str, float] = defaultdict(float)
         surface: dict[str, str] = {}
         length = 0
+        memo = self._words.setdefault(lang, {})
+        if len(memo) >= MEMO_MAX:
+            memo.clear()
         for words, weight in ((title_words, TITLE_WEIGHT), (body_words, 1)):
             kept: list[str] = []
             written: list[str] = []
             for word in words:
-                folded = fold(word)
-                if folded in general:
+                known = memo.get(word)
+                if known is None:
+                    known = memo[word] = self._word(word, lang, general, content_stop)
+                folded, keys = known
+                if folded is None:
                     continue
                 kept.append(folded)
                 written.append(word)
-                if folded in content_stop or len(folded) < 2 or folded.isdigit():
-                    continue
-                length += weight
-                term = "t:" + stem(folded, lang)
-                features[term] += weight
-                surface.setdefault(term, word)
-                if len(folded) >= ROOT_MIN:
-                    key = "r:" + root(folded)
+                if keys:
+                    length += weight
+                for key in keys:
                     features[key] += weight
                     surface.setdefault(key, word)
             for concept_id, count in self.matcher.find(kept, lang).items():

@@ -13,6 +13,7 @@ stays fast for a hundred thousand profiles.
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,11 +128,15 @@ class Ranked:
     kind: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entry:
+    """One indexed document, compactly: its features as ids into the engine's vocabulary."""
+
     id: str
     kind: str | None
-    analysis: Analysis
+    length: float
+    features: array[int]
+    counts: array[float]
 
 
 @dataclass
@@ -167,6 +172,7 @@ class MatchingEngine:
     def __post_init__(self) -> None:
         self._entries: list[_Entry] = []
         self._positions: dict[str, int] = {}
+        self._feature_ids: dict[str, int] = {}
         self._built: _Built | None = None
 
     def __len__(self) -> int:
@@ -177,7 +183,15 @@ class MatchingEngine:
 
     def add(self, doc: Document) -> None:
         """Index ``doc`` (a document with the same id replaces the earlier one)."""
-        entry = _Entry(doc.id, doc.kind, self.analyze(doc))
+        analysis = self.analyzer.read(doc.title, doc.description, doc.lang, doc.topics)
+        ids = self._feature_ids
+        entry = _Entry(
+            doc.id,
+            doc.kind,
+            float(analysis.length),
+            array("i", [ids.setdefault(name, len(ids)) for name in analysis.features]),
+            array("f", analysis.features.values()),
+        )
         position = self._positions.get(doc.id)
         if position is None:
             self._positions[doc.id] = len(self._entries)
@@ -190,6 +204,17 @@ class MatchingEngine:
         for doc in docs:
             self.add(doc)
 
+    def index_bytes(self) -> int:
+        """The size of the index arrays (after :meth:`build`), in bytes."""
+        built = self._built
+        if built is None:
+            return 0
+        arrays = (
+            built.kinds, built.idf, built.post_ptr, built.post_docs, built.post_weights,
+            built.doc_ptr, built.doc_features, built.doc_weights,
+        )  # fmt: skip
+        return sum(int(array.nbytes) for array in arrays)
+
     # --- building ------------------------------------------------------------------------------
 
     def build(self) -> None:
@@ -199,28 +224,26 @@ class MatchingEngine:
 
     def _build(self) -> _Built:
         weights = self.weights
-        feature_ids: dict[str, int] = {}
+        feature_ids = self._feature_ids
         kind_codes: dict[str | None, int] = {}
-        doc_ptr = [0]
-        flat_features: list[int] = []
-        flat_tf: list[float] = []
-        lengths: list[float] = []
-        kinds: list[int] = []
+        kinds = [kind_codes.setdefault(entry.kind, len(kind_codes)) for entry in self._entries]
+        lengths = [entry.length for entry in self._entries]
+        flat_features: array[int] = array("i")
+        flat_tf: array[float] = array("f")
+        per_doc_counts: array[int] = array("q")
         for entry in self._entries:
-            kinds.append(kind_codes.setdefault(entry.kind, len(kind_codes)))
-            lengths.append(float(entry.analysis.length))
-            for name, count in entry.analysis.features.items():
-                flat_features.append(feature_ids.setdefault(name, len(feature_ids)))
-                flat_tf.append(count)
-            doc_ptr.append(len(flat_features))
+            flat_features.extend(entry.features)
+            flat_tf.extend(entry.counts)
+            per_doc_counts.append(len(entry.features))
 
         n_docs = len(self._entries)
         n_features = len(feature_ids)
         features = list(feature_ids)
-        doc_ptr_array = numpy.asarray(doc_ptr, dtype=numpy.int64)
-        feature_array = numpy.asarray(flat_features, dtype=numpy.int32)
-        tf = numpy.asarray(flat_tf, dtype=numpy.float32)
-        per_doc = numpy.diff(doc_ptr_array)
+        per_doc = numpy.frombuffer(per_doc_counts, dtype=numpy.int64)
+        doc_ptr_array = numpy.zeros(n_docs + 1, dtype=numpy.int64)
+        numpy.cumsum(per_doc, out=doc_ptr_array[1:])
+        feature_array = numpy.frombuffer(flat_features, dtype=numpy.int32).copy()
+        tf = numpy.frombuffer(flat_tf, dtype=numpy.float32).copy()
         doc_of = numpy.repeat(numpy.arange(n_docs, dtype=numpy.int32), per_doc)
         doc_length = numpy.asarray(lengths, dtype=numpy.float32)
         avg_length = float(doc_length.mean()) if n_docs else 1.0
