@@ -248,3 +248,46 @@ async def test_answering_a_question_with_several_open(
     assert (await say("/answer"))[0].startswith("There is no question")
     actions = [(d.item_id, d.action) for d in await decisions(sessions)]
     assert actions.count((second.id, "answer")) == 1
+
+
+async def test_profiles_and_challenges_get_cards_and_decisions_too(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    from storage.models import Challenge, SolutionProfile
+
+    idea = await new_idea(sessions, chat="900", lang="en")
+    async with sessions() as session, session.begin():
+        challenge = Challenge(
+            person_id=idea.person_id,
+            title="Predictive maintenance for hospital beds",
+            description="We look for sensors and software that predict when beds need service.",
+            lang="en",
+            topics=["health"],
+            topic_scores={"health": 0.9, "digital": 0.5},
+        )
+        profile = SolutionProfile(
+            person_id=idea.person_id,
+            title="Vibration sensors",
+            description="Low-cost vibration sensors with a maintenance-prediction service.",
+            lang="en",
+        )
+        session.add_all([challenge, profile])
+        await session.flush()
+        queue_triage_card(session, challenge)
+        queue_triage_card(session, profile)
+    cards = [r.chat_id for r in await outbox(sessions) if r.kind == "card"]
+    assert cards == [f"moderation|card:{ref}" for ref in (idea.ref, challenge.ref, profile.ref)]
+    async with sessions() as session:
+        card = await render_card(session, ItemKind.CHALLENGE, challenge.id, "sv")
+    assert card is not None
+    assert card.text.startswith(f"*Utmaning {challenge.ref}* · _väntar_")
+    assert "health ✓ 0.90, digital 0.50" in card.text
+
+    await act_on(sessions, command(f"!approve {challenge.ref}"), DESK, power(50))
+    await act_on(sessions, command(f"!reject {profile.ref} Please add prices"), DESK, power(50))
+    async with sessions() as session:
+        assert (await session.get(Challenge, challenge.id)).status == Status.APPROVED.value  # type: ignore[union-attr]
+        assert (await session.get(SolutionProfile, profile.id)).status == Status.REJECTED.value  # type: ignore[union-attr]
+    await act_on(sessions, command(f"!merge {profile.ref} {idea.ref}"), DESK, power(50))
+    texts = [decode_reply(r.payload).text for r in await outbox(sessions) if r.kind == "reply"]
+    assert "different kinds" in texts[-1]
