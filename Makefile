@@ -7,7 +7,7 @@ STAMP := $(VENV)/.innobot-installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv postgres synapse test lint format demo bench
+.PHONY: help venv postgres synapse chromium test lint format demo bench
 
 help:
 	@echo "make venv      create .venv and install innobot with its development tools"
@@ -37,12 +37,20 @@ postgres:
 synapse:
 	@scripts/synapse.sh >/dev/null
 
+# The browser the dashboard's tests drive: Debian's headless Chromium and its WebDriver.
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+		echo "Installing Chromium (Debian packages chromium, chromium-driver)"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint postgres synapse
+test: lint postgres synapse chromium
 	$(BIN)/pytest
 
 format: venv

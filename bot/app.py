@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.adapters.base import Adapter
 from bot.dispatch import Dispatcher
+from bot.metrics import Metrics
 from bot.outbox import DeliveryWorker
+from bot.scheduler import AlertScheduler, build_scheduler
 from bot.settings import Settings
 from handlers.context import Limits, TextAnalyzer
 from handlers.router import Router
@@ -47,11 +49,14 @@ class App:
     telegram: TelegramAdapter | None = None
     matrix: MatrixAdapter | None = None
     web_app: web.Application | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+    scheduler: AlertScheduler | None = None
     _web_runner: web.AppRunner | None = field(default=None, repr=False)
 
     def add_adapter(self, adapter: Adapter) -> None:
-        self.worker.add_adapter(adapter)
-        self.dispatcher.add_adapter(adapter)
+        metered = self.metrics.meter_adapter(adapter)  # sends, 429s and failures are counted
+        self.worker.add_adapter(metered)
+        self.dispatcher.add_adapter(metered)
 
     async def ready(self) -> bool:
         """The database answers and every adapter is connected."""
@@ -67,6 +72,8 @@ class App:
     async def start(self) -> None:
         await ensure_migrated(self.engine)
         self.worker.start()
+        if self.scheduler is not None:
+            await self.scheduler.start()
         if self.web_app is not None:
             self._web_runner = web.AppRunner(self.web_app, access_log=None)
             await self._web_runner.setup()
@@ -87,6 +94,8 @@ class App:
         if self._web_runner is not None:
             await self._web_runner.cleanup()
             self._web_runner = None
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         await self.worker.stop()
         if self.telegram is not None:
             await self.telegram.stop()
@@ -112,13 +121,26 @@ async def build_app(
     sessions = session_factory(engine)
     from handlers.features import ALL_FEATURES
 
+    metrics = Metrics()
     router = Router(
         ALL_FEATURES,
-        analyzer if analyzer is not None else await asyncio.to_thread(load_analyzer),
+        metrics.observe_analyzer(
+            analyzer if analyzer is not None else await asyncio.to_thread(load_analyzer)
+        ),
         limits=Limits(),
         default_language=settings.default_language,
     )
-    worker = DeliveryWorker(sessions, {}, claim_rows=not is_sqlite(url))
+    from handlers.alerts import RENDERERS
+    from storage.alerts import stop_alerts_for_unreachable
+
+    worker = DeliveryWorker(
+        sessions,
+        {},
+        claim_rows=not is_sqlite(url),
+        renderers=RENDERERS,
+        on_unreachable=stop_alerts_for_unreachable,
+        engine=engine,
+    )
     dispatcher = Dispatcher(
         sessions,
         router,
@@ -127,11 +149,17 @@ async def build_app(
         flood_rate=settings.flood_rate,
         attempts=settings.db_retry_attempts,
     )
-    app = App(settings, engine, sessions, router, worker, dispatcher)
+    app = App(settings, engine, sessions, router, worker, dispatcher, metrics=metrics)
+    app.scheduler = build_scheduler(
+        sessions, engine, worker.wake, shared_database=not is_sqlite(url)
+    )
+    metrics.count_handler_errors(lambda: dispatcher.errors)
     if telegram and settings.telegram_token is not None:
         from bot.adapters.telegram import TelegramAdapter
 
-        app.telegram = TelegramAdapter(settings, on_message=dispatcher.handle)
+        app.telegram = TelegramAdapter(
+            settings, on_message=metrics.observe_handler(dispatcher.handle)
+        )
         app.add_adapter(app.telegram)
     if matrix and settings.matrix_homeserver:
         from bot.adapters.matrix import MatrixAdapter
@@ -141,5 +169,7 @@ async def build_app(
     if web_server:
         from bot.web import build_web_app
 
-        app.web_app = build_web_app(settings, app.telegram, ready=app.ready)
+        app.web_app = build_web_app(
+            settings, app.telegram, ready=app.ready, metrics=metrics, sessions=sessions
+        )
     return app

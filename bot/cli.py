@@ -120,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     cur = db_commands.add_parser("current", help="show the schema revision")
     cur.set_defaults(func=lambda a, s: asyncio.run(_db_current(s)))
 
+    # The dashboard's commands: innobot users add|remove|password|list, innobot export.
+    from bot.dashboard.cli import register as register_dashboard
+
+    register_dashboard(commands)
+
     try:
         from nlp.cli import register
     except ImportError:

@@ -88,6 +88,13 @@ class Settings(BaseSettings):
     web_port: int = Field(
         default=8080, description="Port of innobot's web server (webhook, health)."
     )
+    dashboard_secure_cookies: bool = Field(
+        default=True,
+        description=(
+            "Dashboard cookies only over HTTPS (Secure, __Host- prefix). Turn off only to try "
+            "the dashboard over plain HTTP."
+        ),
+    )
 
     log_level: str = Field(default="INFO", description="Log level (DEBUG shows message metadata).")
     log_format: Literal["text", "json"] = Field(
