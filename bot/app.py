@@ -15,6 +15,7 @@ from bot.adapters.base import Adapter
 from bot.dispatch import Dispatcher
 from bot.metrics import Metrics
 from bot.outbox import DeliveryWorker
+from bot.scheduler import AlertScheduler, build_scheduler
 from bot.settings import Settings
 from handlers.context import Limits, TextAnalyzer
 from handlers.router import Router
@@ -49,6 +50,7 @@ class App:
     matrix: MatrixAdapter | None = None
     web_app: web.Application | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    scheduler: AlertScheduler | None = None
     _web_runner: web.AppRunner | None = field(default=None, repr=False)
 
     def add_adapter(self, adapter: Adapter) -> None:
@@ -70,6 +72,8 @@ class App:
     async def start(self) -> None:
         await ensure_migrated(self.engine)
         self.worker.start()
+        if self.scheduler is not None:
+            await self.scheduler.start()
         if self.web_app is not None:
             self._web_runner = web.AppRunner(self.web_app, access_log=None)
             await self._web_runner.setup()
@@ -90,6 +94,8 @@ class App:
         if self._web_runner is not None:
             await self._web_runner.cleanup()
             self._web_runner = None
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         await self.worker.stop()
         if self.telegram is not None:
             await self.telegram.stop()
@@ -124,7 +130,17 @@ async def build_app(
         limits=Limits(),
         default_language=settings.default_language,
     )
-    worker = DeliveryWorker(sessions, {}, claim_rows=not is_sqlite(url))
+    from handlers.alerts import RENDERERS
+    from storage.alerts import stop_alerts_for_unreachable
+
+    worker = DeliveryWorker(
+        sessions,
+        {},
+        claim_rows=not is_sqlite(url),
+        renderers=RENDERERS,
+        on_unreachable=stop_alerts_for_unreachable,
+        engine=engine,
+    )
     dispatcher = Dispatcher(
         sessions,
         router,
@@ -134,6 +150,9 @@ async def build_app(
         attempts=settings.db_retry_attempts,
     )
     app = App(settings, engine, sessions, router, worker, dispatcher, metrics=metrics)
+    app.scheduler = build_scheduler(
+        sessions, engine, worker.wake, shared_database=not is_sqlite(url)
+    )
     metrics.count_handler_errors(lambda: dispatcher.errors)
     if telegram and settings.telegram_token is not None:
         from bot.adapters.telegram import TelegramAdapter

@@ -22,7 +22,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -40,6 +40,9 @@ from storage.locks import WORKER_NAMESPACE, ProcessLock, new_key
 from storage.models import Identity, OutboxMessage, OutboxStatus, utcnow
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 PRIORITY_REPLY = 0
 PRIORITY_NOTIFICATION = 5
@@ -108,9 +111,10 @@ def enqueue(
     return rows
 
 
-# A renderer writes the text of a row at the moment it is sent (alerts: from the stored challenge,
-# in the recipient's language); None means the message is no longer wanted and is dropped.
-Renderer = Callable[[AsyncSession, OutboxMessage], Awaitable[Reply | None]]
+# A renderer writes the text of rows at the moment they are sent (alerts: from the stored
+# challenge, in the recipient's language), one reply per row, in order; None means the message is
+# no longer wanted and is dropped. Rows whose turn comes together are rendered in one call.
+Renderer = Callable[[AsyncSession, Sequence[OutboxMessage]], Awaitable[list[Reply | None]]]
 # Called, in the transaction recording the failure, when a chat turns out to be unreachable.
 OnUnreachable = Callable[[AsyncSession, str, str], Awaitable[object]]
 
@@ -218,6 +222,43 @@ class _Limiter:
         return not (self._urgent or self._bulk) and self.tokens >= self.burst - 1e-9
 
 
+class _Coalescer(Generic[T, R]):
+    """Runs ``work`` once for everything submitted while its previous run was busy.
+
+    Group commit: the first item waits for one run, as it would alone; items that arrive during
+    that run share the next one. Each submitter gets its own result (or the run's exception).
+    """
+
+    def __init__(self, work: Callable[[Sequence[T]], Awaitable[list[R]]]) -> None:
+        self._work = work
+        self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, item: T) -> R:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        if self._task is None:
+            self._task = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    results = await self._work([item for item, _ in batch])
+                except Exception as exc:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (_, future), result in zip(batch, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
+        finally:
+            self._task = None
+
+
 class DeliveryWorker:
     """Sends due outbox rows through the adapters. ``wake()`` after queuing for a fast reply.
 
@@ -248,7 +289,7 @@ class DeliveryWorker:
         self._claim_rows = claim_rows  # FOR UPDATE SKIP LOCKED (PostgreSQL)
         self._renderers = dict(renderers or {})
         self._on_unreachable = on_unreachable
-        self._retry_base = retry_base
+        self.retry_base = retry_base
         self._engine = engine
         self._key = new_key()
         self.worker_id = str(self._key)
@@ -260,6 +301,10 @@ class DeliveryWorker:
         self._chat_hold: dict[tuple[str, str], float] = {}
         self._stopping = False
         self._last_recovery = 0.0
+        self._renders: _Coalescer[tuple[Renderer, OutboxMessage], Reply | None] = _Coalescer(
+            self._render_all
+        )
+        self._marks: _Coalescer[int, None] = _Coalescer(self._mark_all)
         self.sent = 0
         self.failed = 0
         self.dropped = 0
@@ -428,7 +473,7 @@ class DeliveryWorker:
                 await self._reschedule(rows[index:], exc.retry_after, str(exc), count=False)
                 return
             except TransientFailure as exc:
-                delay = min(MAX_BACKOFF, self._retry_base * 2**row.attempts)
+                delay = min(MAX_BACKOFF, self.retry_base * 2**row.attempts)
                 if row.attempts + 1 >= MAX_ATTEMPTS:
                     await self._fail(row, f"gave up: {exc}")
                     continue
@@ -470,25 +515,44 @@ class DeliveryWorker:
 
     async def _render(self, renderer: Renderer, row: OutboxMessage) -> Reply | None:
         """The row's text as of now, or None (dropped) if it is no longer wanted."""
+        return await self._renders.submit((renderer, row))
+
+    async def _render_all(
+        self, batch: Sequence[tuple[Renderer, OutboxMessage]]
+    ) -> list[Reply | None]:
+        ids = [row.id for _, row in batch]
+        replies: dict[int, Reply | None] = dict.fromkeys(ids)
         async with self._sessions() as session, session.begin():
-            current = await session.get(OutboxMessage, row.id)
-            if current is None or current.status != OutboxStatus.PENDING.value:
-                return None  # deleted (its recipient was forgotten) or settled meanwhile
-            reply = await renderer(session, current)
-            if reply is None:
-                current.status = OutboxStatus.DROPPED.value
-                current.last_error = "no longer wanted when its turn came"
-                self.dropped += 1
-            return reply
+            found = await session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)))
+            # Deleted rows (their person was forgotten) and settled ones are not sent.
+            current = {r.id: r for r in found if r.status == OutboxStatus.PENDING.value}
+            by_renderer: dict[Renderer, list[OutboxMessage]] = defaultdict(list)
+            for renderer, row in batch:
+                if row.id in current:
+                    by_renderer[renderer].append(current[row.id])
+            for renderer, rows in by_renderer.items():
+                for stored, reply in zip(rows, await renderer(session, rows), strict=True):
+                    replies[stored.id] = reply
+                    if reply is None:
+                        stored.status = OutboxStatus.DROPPED.value
+                        stored.last_error = "no longer wanted when its turn came"
+                        self.dropped += 1
+        return [replies[row_id] for row_id in ids]
 
     async def _mark_sent(self, row: OutboxMessage) -> None:
+        """Record a delivery; returns once it is committed (with those of other chats that were
+        delivered meanwhile: one transaction for all of them)."""
+        await self._marks.submit(row.id)
+        self.sent += 1
+
+    async def _mark_all(self, ids: Sequence[int]) -> list[None]:
         async with self._sessions() as session, session.begin():
             await session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id == row.id)
+                .where(OutboxMessage.id.in_(ids))
                 .values(status=OutboxStatus.SENT.value, sent_at=utcnow(), last_error=None)
             )
-        self.sent += 1
+        return [None] * len(ids)
 
     async def _release(self, rows: Sequence[OutboxMessage]) -> None:
         """Give back rows claimed but not attempted (stopping): due again at once."""

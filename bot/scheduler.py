@@ -331,7 +331,8 @@ class AlertScheduler:
         self._store: DatabaseJobStore | None = None
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
-        self.leading = asyncio.Event()
+        self.leading = asyncio.Event()  # set while this process leads
+        self.stepped_down = asyncio.Event()  # set when it stopped leading
 
     @property
     def is_leader(self) -> bool:
@@ -399,6 +400,7 @@ class AlertScheduler:
             elif getattr(job.trigger, "interval_length", None) != spec.every:
                 scheduler.reschedule_job(spec.id, trigger=trigger)
         self._scheduler, self._store = scheduler, store_
+        self.stepped_down.clear()
         self.leading.set()
         log.info("scheduler: this process is the leader; %d jobs", len(self._specs))
 
@@ -416,6 +418,8 @@ class AlertScheduler:
             await store_.close()
         if self._lock is not None:
             await self._lock.release()
+        if scheduler is not None:
+            self.stepped_down.set()
 
 
 def build_scheduler(

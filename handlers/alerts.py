@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
 from sqlalchemy import select, update
@@ -704,20 +705,73 @@ def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-async def _may_see_restricted(session: AsyncSession, person_id: int) -> bool:
-    query = select(SolutionProfile.id).where(
-        SolutionProfile.person_id == person_id,
-        SolutionProfile.status == Status.APPROVED.value,
-    )
-    return (await session.scalar(query.limit(1))) is not None
+@dataclass
+class _Loaded:
+    """What the alerts being sent refer to, loaded together (one query per table)."""
+
+    people: dict[int, Person]
+    challenges: dict[int, Challenge]  # approved ones only: others are not announced
+    subscriptions: dict[int, Subscription]  # active ones only
+    sees_restricted: set[int]  # people with an approved solution profile
+
+    @classmethod
+    async def of(cls, session: AsyncSession, rows: Sequence[OutboxMessage]) -> _Loaded:
+        people_ids = {row.person_id for row in rows if row.person_id is not None}
+        challenge_ids: set[int] = set()
+        subscription_ids: set[int] = set()
+        for row in rows:
+            for value in (row.payload.get("challenge"), *row.payload.get("challenges", ())):
+                if isinstance(value, int):
+                    challenge_ids.add(value)
+            if isinstance(row.payload.get("subscription"), int):
+                subscription_ids.add(row.payload["subscription"])
+        people = await session.scalars(select(Person).where(Person.id.in_(people_ids)))
+        challenges = await session.scalars(
+            select(Challenge).where(
+                Challenge.id.in_(challenge_ids), Challenge.status == Status.APPROVED.value
+            )
+        )
+        subscriptions = await session.scalars(
+            select(Subscription).where(
+                Subscription.id.in_(subscription_ids), Subscription.active.is_(True)
+            )
+        )
+        loaded = cls(
+            {p.id: p for p in people},
+            {c.id: c for c in challenges},
+            {s.id: s for s in subscriptions},
+            set(),
+        )
+        if any(
+            c.confidentiality == Confidentiality.RESTRICTED.value
+            for c in loaded.challenges.values()
+        ):
+            approved = await session.scalars(
+                select(SolutionProfile.person_id).where(
+                    SolutionProfile.person_id.in_(people_ids),
+                    SolutionProfile.status == Status.APPROVED.value,
+                )
+            )
+            loaded.sees_restricted = {pid for pid in approved if pid is not None}
+        return loaded
+
+    def person(self, row: OutboxMessage) -> Person | None:
+        return self.people.get(row.person_id) if row.person_id is not None else None
+
+    def challenge(self, value: object) -> Challenge | None:
+        return self.challenges.get(value) if isinstance(value, int) else None
+
+    def subscription(self, row: OutboxMessage) -> Subscription | None:
+        value = row.payload.get("subscription")
+        sub = self.subscriptions.get(value) if isinstance(value, int) else None
+        return sub if sub is not None and sub.person_id == row.person_id else None
 
 
-async def _details(session: AsyncSession, lang: str, person_id: int, ch: Challenge) -> str:
+def _details(loaded: _Loaded, lang: str, person_id: int, ch: Challenge) -> str:
     """The lines under an announced challenge's title: what it needs, topics, dates, offer."""
     lines = []
-    if ch.confidentiality == Confidentiality.RESTRICTED.value and not await _may_see_restricted(
-        session, person_id
-    ):
+    restricted = ch.confidentiality == Confidentiality.RESTRICTED.value
+    if restricted and person_id not in loaded.sees_restricted:
         lines.append(t(lang, "alerts.restricted"))
     else:
         lines.append(t(lang, "alerts.summary_text", text=_shorten(ch.description, SUMMARY_MAX)))
@@ -735,34 +789,20 @@ async def _details(session: AsyncSession, lang: str, person_id: int, ch: Challen
     return "\n".join(lines)
 
 
-async def _alive(session: AsyncSession, challenge_id: object) -> Challenge | None:
-    if not isinstance(challenge_id, int):
-        return None
-    challenge = await session.get(Challenge, challenge_id)
-    if challenge is None or challenge.status != Status.APPROVED.value:
-        return None
-    return challenge
-
-
-async def _active_subscription(session: AsyncSession, row: OutboxMessage) -> Subscription | None:
-    sub_id = row.payload.get("subscription")
-    if not isinstance(sub_id, int):
-        return None
-    sub = await session.get(Subscription, sub_id)
-    if sub is None or not sub.active or sub.person_id != row.person_id:
-        return None
-    return sub
-
-
 def _stop_button(lang: str, sub: Subscription) -> Button:
     return command_button(t(lang, "alerts.button_stop_these"), f"alerts stop {sub.id}")
 
 
-async def render_alert(session: AsyncSession, row: OutboxMessage) -> Reply | None:
-    """A new challenge, announced the moment it is approved (None: no longer wanted)."""
-    person = await session.get(Person, row.person_id) if row.person_id else None
-    challenge = await _alive(session, row.payload.get("challenge"))
-    sub = await _active_subscription(session, row)
+async def render_alerts(session: AsyncSession, rows: Sequence[OutboxMessage]) -> list[Reply | None]:
+    """New challenges, announced as they are approved (None: no longer wanted)."""
+    loaded = await _Loaded.of(session, rows)
+    return [_alert(loaded, row) for row in rows]
+
+
+def _alert(loaded: _Loaded, row: OutboxMessage) -> Reply | None:
+    person = loaded.person(row)
+    challenge = loaded.challenge(row.payload.get("challenge"))
+    sub = loaded.subscription(row)
     if person is None or challenge is None or sub is None:
         return None
     lang = person.language
@@ -772,7 +812,7 @@ async def render_alert(session: AsyncSession, row: OutboxMessage) -> Reply | Non
         ref=challenge.ref,
         title=_shorten(challenge.title, TITLE_MAX),
     )
-    text += "\n" + await _details(session, lang, person.id, challenge)
+    text += "\n" + _details(loaded, lang, person.id, challenge)
     buttons = [_stop_button(lang, sub)]
     if challenge.deadline is not None:
         remind_me = command_button(t(lang, "alerts.button_remind"), f"remind {challenge.ref}")
@@ -780,30 +820,29 @@ async def render_alert(session: AsyncSession, row: OutboxMessage) -> Reply | Non
     return Reply(text, (tuple(buttons),))
 
 
-async def render_digest(session: AsyncSession, row: OutboxMessage) -> Reply | None:
-    """One part of a daily or weekly digest (None: nothing left worth sending)."""
-    person = await session.get(Person, row.person_id) if row.person_id else None
-    sub = await _active_subscription(session, row)
+async def render_digests(
+    session: AsyncSession, rows: Sequence[OutboxMessage]
+) -> list[Reply | None]:
+    """Parts of daily or weekly digests (None: nothing left worth sending)."""
+    loaded = await _Loaded.of(session, rows)
+    return [_digest(loaded, row) for row in rows]
+
+
+def _digest(loaded: _Loaded, row: OutboxMessage) -> Reply | None:
+    person = loaded.person(row)
+    sub = loaded.subscription(row)
     if person is None or sub is None:
         return None
-    ids = [i for i in row.payload.get("challenges", []) if isinstance(i, int)]
-    found = {
-        c.id: c
-        for c in await session.scalars(
-            select(Challenge).where(
-                Challenge.id.in_(ids), Challenge.status == Status.APPROVED.value
-            )
-        )
-    }
-    challenges = [found[i] for i in ids if i in found]
+    challenges = [
+        challenge
+        for value in row.payload.get("challenges", ())
+        if (challenge := loaded.challenge(value)) is not None
+    ]
     if not challenges:
         return None
     lang = person.language
-    head_key = (
-        "alerts.digest_daily"
-        if sub.frequency == Frequency.DAILY.value
-        else ("alerts.digest_weekly")
-    )
+    daily = sub.frequency == Frequency.DAILY.value
+    head_key = "alerts.digest_daily" if daily else "alerts.digest_weekly"
     total = int(row.payload.get("total", len(challenges)))
     lines = [t(lang, head_key, count=total, what=_what(lang, sub.topics, sub.keywords, None))]
     for challenge in challenges:
@@ -812,15 +851,8 @@ async def render_digest(session: AsyncSession, row: OutboxMessage) -> Reply | No
             if challenge.deadline
             else ""
         )
-        lines.append(
-            t(
-                lang,
-                "alerts.digest_item",
-                ref=challenge.ref,
-                title=_shorten(challenge.title, TITLE_MAX),
-            )
-            + deadline
-        )
+        title = _shorten(challenge.title, TITLE_MAX)
+        lines.append(t(lang, "alerts.digest_item", ref=challenge.ref, title=title) + deadline)
     part, parts = int(row.payload.get("part", 1)), int(row.payload.get("parts", 1))
     if parts > 1:
         lines.append(t(lang, "alerts.digest_part", part=part, parts=parts))
@@ -829,24 +861,33 @@ async def render_digest(session: AsyncSession, row: OutboxMessage) -> Reply | No
     return Reply("\n".join(lines), ((_stop_button(lang, sub),),))
 
 
-async def render_reminder(session: AsyncSession, row: OutboxMessage) -> Reply | None:
-    """A challenge the person is interested in closes within three days."""
-    person = await session.get(Person, row.person_id) if row.person_id else None
-    challenge = await _alive(session, row.payload.get("challenge"))
-    if person is None or challenge is None or challenge.deadline is None:
-        return None
-    if challenge.deadline < datetime.now(UTC).date():
-        return None
-    lang = person.language
-    text = t(
-        lang,
-        "alerts.reminder",
-        ref=challenge.ref,
-        title=_shorten(challenge.title, TITLE_MAX),
-        deadline=challenge.deadline.isoformat(),
-    )
-    stop = command_button(t(lang, "alerts.button_stop_reminders"), "remind off")
-    return Reply(text, ((stop,),))
+async def render_reminders(
+    session: AsyncSession, rows: Sequence[OutboxMessage]
+) -> list[Reply | None]:
+    """Challenges the person is interested in close within three days."""
+    loaded = await _Loaded.of(session, rows)
+    today = datetime.now(UTC).date()
+    replies: list[Reply | None] = []
+    for row in rows:
+        person = loaded.person(row)
+        challenge = loaded.challenge(row.payload.get("challenge"))
+        if person is None or challenge is None or challenge.deadline is None:
+            replies.append(None)
+            continue
+        if challenge.deadline < today:
+            replies.append(None)
+            continue
+        lang = person.language
+        text = t(
+            lang,
+            "alerts.reminder",
+            ref=challenge.ref,
+            title=_shorten(challenge.title, TITLE_MAX),
+            deadline=challenge.deadline.isoformat(),
+        )
+        stop = command_button(t(lang, "alerts.button_stop_reminders"), "remind off")
+        replies.append(Reply(text, ((stop,),)))
+    return replies
 
 
 # --- how did the introduction go? ------------------------------------------------------------
@@ -855,18 +896,22 @@ OUTCOMES = (
     MatchState.PROPOSAL.value,
     MatchState.CONTRACT.value,
     MatchState.DECLINED.value,
-    "none",  # no news yet
+    MatchState.NO_FOLLOW_UP.value,
 )
-# States an outcome may still be recorded from.
-OPEN_MATCH_STATES = (MatchState.INTRODUCED.value, MatchState.PROPOSAL.value)
 
 
-async def render_followup(session: AsyncSession, row: OutboxMessage) -> Reply | None:
+async def render_followups(
+    session: AsyncSession, rows: Sequence[OutboxMessage]
+) -> list[Reply | None]:
     """Some weeks after an introduction: how is it going? (None once it has been answered.)"""
+    return [await _followup(session, row) for row in rows]
+
+
+async def _followup(session: AsyncSession, row: OutboxMessage) -> Reply | None:
     person = await session.get(Person, row.person_id) if row.person_id else None
     match_id = row.payload.get("match")
     match = await session.get(Match, match_id) if isinstance(match_id, int) else None
-    if person is None or match is None or match.state != MatchState.INTRODUCED.value:
+    if person is None or match is None or match.state not in store.OPEN_MATCH_STATES:
         return None
     if person.id not in await store.match_parties(session, match):
         return None
@@ -899,9 +944,7 @@ async def outcome(ctx: Context) -> list[Reply]:
     if match is None or ctx.person.id not in parties:
         return [ctx.reply("alerts.outcome_unknown")]
     answer = rest[1]
-    if answer == "none":
-        return [ctx.reply("alerts.outcome_noted_none")]
-    if match.state not in OPEN_MATCH_STATES:
+    if match.state not in store.OPEN_MATCH_STATES:
         known = match.state if match.state in OUTCOMES else MatchState.DECLINED.value
         return [ctx.reply("alerts.outcome_already", outcome=ctx.t(f"alerts.outcome_{known}"))]
     match.state = answer
@@ -911,10 +954,10 @@ async def outcome(ctx: Context) -> list[Reply]:
 
 
 RENDERERS = {
-    store.KIND_ALERT: render_alert,
-    store.KIND_DIGEST: render_digest,
-    store.KIND_REMINDER: render_reminder,
-    store.KIND_FOLLOWUP: render_followup,
+    store.KIND_ALERT: render_alerts,
+    store.KIND_DIGEST: render_digests,
+    store.KIND_REMINDER: render_reminders,
+    store.KIND_FOLLOWUP: render_followups,
 }
 
 

@@ -57,6 +57,8 @@ DIGEST_MAX_ITEMS = 50  # challenges listed in one digest; more are counted, not 
 DIGEST_OVERLAP = timedelta(hours=1)
 REMINDER_BEFORE = timedelta(days=3)
 FOLLOWUP_AFTER = timedelta(days=21)  # "some weeks" after an introduction, both sides are asked
+# Introductions whose outcome is still open (as storage.brokerage counts them).
+OPEN_MATCH_STATES = (MatchState.INTRODUCED.value, MatchState.PROPOSAL.value)
 
 # The outbox: alerts queue behind replies (bot.outbox.PRIORITY_ALERT).
 ALERT_PRIORITY = 10
@@ -745,7 +747,7 @@ async def queue_outcome_followups(session: AsyncSession, now: datetime) -> int:
         await session.scalars(
             select(Match)
             .where(
-                Match.state == MatchState.INTRODUCED.value,
+                Match.state.in_(OPEN_MATCH_STATES),
                 Match.introduced_at.is_not(None),
                 Match.introduced_at <= now - FOLLOWUP_AFTER,
                 Match.outcome_asked_at.is_(None),

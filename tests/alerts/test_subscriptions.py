@@ -10,6 +10,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.scheduler import AlertJobs
+from handlers.alerts import render_followups
 from handlers.context import COMMAND_PREFIX, Analysis
 from handlers.features import ALL_FEATURES
 from handlers.i18n import t
@@ -19,8 +21,11 @@ from storage.models import (
     ChallengeAlert,
     Frequency,
     Identity,
+    Match,
+    MatchState,
     OutboxMessage,
     Person,
+    SolutionProfile,
     Subscription,
     SubscriptionSource,
 )
@@ -388,3 +393,64 @@ async def test_my_data_and_forget_cover_alerts(
     assert await count(sessions, Subscription) == 0
     assert await count(sessions, ChallengeAlert) == 0
     assert await count(sessions, OutboxMessage, OutboxMessage.kind == store.KIND_REMINDER) == 0
+
+
+async def test_either_side_of_an_introduction_can_say_how_it_went(
+    chat: ChatFactory, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    owner, solver, stranger = chat(user_id="1001"), chat(user_id="1002"), chat(user_id="1003")
+    for c in (owner, solver, stranger):
+        await onboard(c)
+    owner_person = await person_of(sessions, "1001")
+    solver_person = await person_of(sessions, "1002")
+    introduced = datetime(2026, 5, 1, tzinfo=UTC)
+    async with sessions() as session, session.begin():
+        challenge = await add_challenge(session)
+        challenge.person_id = owner_person.id
+        profile = SolutionProfile(
+            title="Vision AI", description="Surface inspection.", person_id=solver_person.id
+        )
+        session.add(profile)
+        await session.flush()
+        match = Match(
+            challenge_id=challenge.id,
+            item_kind="solution",
+            item_id=profile.id,
+            score=0.8,
+            state=MatchState.INTRODUCED.value,
+            introduced_at=introduced,
+        )
+        session.add(match)
+        await session.flush()
+        match_id = match.id
+    jobs = AlertJobs(sessions, clock=lambda: introduced + store.FOLLOWUP_AFTER)
+    assert await jobs.followups() == 2
+    async with sessions() as session:
+        rows = list((await session.scalars(select(OutboxMessage))).all())
+        rows = [row for row in rows if row.kind == store.KIND_FOLLOWUP]
+        replies = await render_followups(session, rows)
+    assert all(reply is not None for reply in replies)
+    assert replies[0] is not None
+    assert [b.payload for row in replies[0].buttons for b in row] == [
+        f"{COMMAND_PREFIX}outcome {match_id} {name}"
+        for name in ("proposal", "contract", "declined", "no_follow_up")
+    ]
+
+    await owner.send_payload(f"{COMMAND_PREFIX}outcome {match_id} proposal")
+    assert owner.said("en", "alerts.outcome_noted", outcome=t("en", "alerts.outcome_proposal"))
+    await solver.send(f"/outcome {match_id} contract")
+    async with sessions() as session:
+        stored = await session.get_one(Match, match_id)
+        assert (stored.state, stored.outcome_by) == ("contract", "solver")
+    await owner.send(f"/outcome {match_id} declined")
+    assert owner.said("en", "alerts.outcome_already", outcome=t("en", "alerts.outcome_contract"))
+    await stranger.send(f"/outcome {match_id} declined")
+    assert stranger.said("en", "alerts.outcome_unknown")
+    for text in (
+        "/outcome",
+        f"/outcome {match_id}",
+        f"/outcome {match_id} married",
+        "/outcome x y",
+    ):
+        await stranger.send(text)
+        assert stranger.said("en", "alerts.outcome_usage"), text

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import asyncio
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.adapters.base import PermanentFailure, RetryLater, TransientFailure
-from bot.outbox import PRIORITY_ALERT, DeliveryWorker, decode_reply, encode_reply, enqueue
+from bot.adapters.base import Pacing, PermanentFailure, RetryLater, TransientFailure
+from bot.outbox import (
+    PRIORITY_ALERT,
+    DeliveryWorker,
+    _Limiter,
+    decode_reply,
+    encode_reply,
+    enqueue,
+)
 from handlers.core import Button, Document, Platform, Reply
-from storage.models import Identity, OutboxMessage, OutboxStatus, Person
+from storage.models import Identity, OutboxMessage, OutboxStatus, Person, utcnow
 from tests.fakes.recording_adapter import RecordingAdapter
 
 
@@ -128,3 +139,175 @@ async def test_dedupe_key_queues_once(sessions: async_sessionmaker[AsyncSession]
     except IntegrityError:
         pass
     assert await _statuses(sessions) == ["pending"]
+
+
+# --- lanes, pacing, claims and rendering ---------------------------------------------------------
+
+
+def _slow(rate: float, burst: int = 1) -> RecordingAdapter:
+    """An adapter the outbox must pace: ``rate`` messages per second, per chat and overall."""
+    return RecordingAdapter(pacing=Pacing(rate, burst, rate))
+
+
+async def _rows(sessions: async_sessionmaker[AsyncSession]) -> list[OutboxMessage]:
+    async with sessions() as session:
+        return list((await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all())
+
+
+async def test_limiter_serves_replies_before_waiting_alerts() -> None:
+    limiter = _Limiter(rate=50.0, burst=1)
+    order: list[str] = []
+
+    async def take(name: str, urgent: bool) -> None:
+        assert await limiter.acquire(urgent)
+        order.append(name)
+
+    await take("first", urgent=False)  # the burst
+    bulk = [asyncio.create_task(take(f"alert{n}", urgent=False)) for n in range(3)]
+    await asyncio.sleep(0)  # the alerts queue up
+    await take("reply", urgent=True)
+    await asyncio.gather(*bulk)
+    assert order == ["first", "reply", "alert0", "alert1", "alert2"]
+
+
+async def test_a_closed_limiter_lets_its_waiters_go_without_a_token() -> None:
+    limiter = _Limiter(rate=0.001, burst=1)
+    assert await limiter.acquire(urgent=False)
+    waiting = asyncio.create_task(limiter.acquire(urgent=False))
+    await asyncio.sleep(0)
+    limiter.close()
+    assert await waiting is False
+
+
+def test_group_chats_have_their_own_pace() -> None:
+    pacing = Pacing(1.0, 3, 30.0, per_group_rate=20 / 60, per_group_burst=3, group_prefix="-")
+    assert pacing.for_chat("-1001234") == (20 / 60, 3)
+    assert pacing.for_chat("1234") == (1.0, 3)
+
+
+async def test_a_reply_overtakes_a_queue_of_alerts(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    adapter = _slow(rate=20.0)
+    worker = DeliveryWorker(sessions, {Platform.CONSOLE: adapter}, idle_interval=0.05)
+    async with sessions() as session, session.begin():
+        for n in range(30):
+            enqueue(session, Platform.CONSOLE, f"s{n}", [Reply(f"alert {n}")], priority=10)
+    worker.start()
+    try:
+        await adapter.wait_for(3)
+        await _queue(sessions, "talking", "answer")
+        worker.wake()
+        await adapter.wait_for(len(adapter.sent) + 1)
+        await adapter.wait_for(31)
+    finally:
+        await worker.stop()
+    texts = [reply.text for _, reply in adapter.sent]
+    assert texts.index("answer") < 8  # it did not wait behind the 30 alerts
+    assert sorted(texts) == sorted([*(f"alert {n}" for n in range(30)), "answer"])
+
+
+async def test_stopping_gives_back_what_was_claimed_but_not_sent(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    adapter = _slow(rate=2.0)
+    worker = DeliveryWorker(sessions, {Platform.CONSOLE: adapter})
+    await _queue(sessions, "a", "one", "two", "three")
+    worker.start()
+    await adapter.wait_for(1)
+    await worker.stop()
+    rows = await _rows(sessions)
+    assert [r.status for r in rows] == ["sent", "pending", "pending"]
+    assert [(r.claimed_by, r.attempts) for r in rows[1:]] == [(None, 0), (None, 0)]
+    assert all(r.next_attempt_at <= utcnow() for r in rows[1:])
+
+
+async def test_claims_left_by_a_killed_run_are_released_at_start(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await _queue(sessions, "a", "one")
+    async with sessions() as session, session.begin():
+        await session.execute(
+            update(OutboxMessage).values(
+                claimed_by="12345", attempts=1, next_attempt_at=utcnow() + timedelta(minutes=2)
+            )
+        )
+    adapter = RecordingAdapter()
+    worker = DeliveryWorker(sessions, {Platform.CONSOLE: adapter})
+    assert not await worker.deliver_due()  # another worker's claim is not taken over...
+    worker.start()  # ... but on SQLite a claim found at start is a previous run's
+    try:
+        await adapter.wait_for(1)
+    finally:
+        await worker.stop()
+    assert adapter.texts("a") == ["one"]
+
+
+async def test_retry_after_holds_the_chats_later_messages_too(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    adapter = RecordingAdapter()
+    adapter.failures.append(RetryLater(30.0))
+    worker = DeliveryWorker(sessions, {Platform.CONSOLE: adapter})
+    await _queue(sessions, "a", *(f"m{n}" for n in range(5)))  # more than one batch's worth
+    await worker.deliver_due()
+    rows = await _rows(sessions)
+    assert adapter.sent == []
+    assert [r.status for r in rows] == ["pending"] * 5
+    # Also those not claimed in that batch wait, so that no worker sends them out of order.
+    assert min(r.next_attempt_at for r in rows) > utcnow() + timedelta(seconds=25)
+    assert not await worker.deliver_due()
+
+
+async def test_a_message_no_longer_wanted_is_dropped_when_its_turn_comes(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async def render(session: AsyncSession, rows: Sequence[OutboxMessage]) -> list[Reply | None]:
+        return [
+            None if row.payload["text"] == "stale" else Reply(row.payload["text"].upper())
+            for row in rows
+        ]
+
+    adapter = RecordingAdapter()
+    worker = DeliveryWorker(sessions, {Platform.CONSOLE: adapter}, renderers={"alert": render})
+    async with sessions() as session, session.begin():
+        for text in ("fresh", "stale"):
+            enqueue(session, Platform.CONSOLE, "a", [Reply(text)], kind="alert", priority=10)
+    await worker.deliver_due()
+    assert adapter.texts("a") == ["FRESH"]
+    assert [r.status for r in await _rows(sessions)] == ["sent", "dropped"]
+
+
+async def test_a_message_deleted_while_waiting_its_turn_is_not_sent(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async def render(session: AsyncSession, rows: Sequence[OutboxMessage]) -> list[Reply | None]:
+        return [Reply(row.payload["text"]) for row in rows]
+
+    adapter = _slow(rate=5.0)
+    worker = DeliveryWorker(sessions, {Platform.CONSOLE: adapter}, renderers={"alert": render})
+    async with sessions() as session, session.begin():
+        for text in ("one", "two"):
+            enqueue(session, Platform.CONSOLE, "a", [Reply(text)], kind="alert", priority=10)
+    delivering = asyncio.create_task(worker.deliver_due())
+    await adapter.wait_for(1)
+    async with sessions() as session, session.begin():  # the person asked to be forgotten
+        await session.execute(delete(OutboxMessage).where(OutboxMessage.status == "pending"))
+    await delivering
+    assert adapter.texts("a") == ["one"]
+
+
+async def test_an_unreachable_chat_is_reported_in_the_same_transaction(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    reported: list[tuple[str, str]] = []
+
+    async def on_unreachable(session: AsyncSession, platform: str, chat_id: str) -> None:
+        reported.append((platform, chat_id))
+
+    adapter = RecordingAdapter()
+    adapter.failures.append(PermanentFailure("Forbidden: bot was blocked by the user"))
+    worker = DeliveryWorker(sessions, {Platform.CONSOLE: adapter}, on_unreachable=on_unreachable)
+    await _queue(sessions, "a", "one")
+    await worker.deliver_due()
+    assert reported == [("console", "a")]
