@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from handlers.alerts import feature as alerts_feature
+from handlers.challenges import feature as challenges_feature
 from handlers.context import Feature
 from handlers.help import feature as help_feature
 from handlers.ideas import feature as ideas_feature
+from handlers.matches import feature as matches_feature
 from handlers.moderation import feature as moderation_feature
 from handlers.onboarding import feature as onboarding_feature
 from handlers.privacy import feature as privacy_feature
+from handlers.profiles import feature as profiles_feature
 
 ALL_FEATURES: tuple[Feature, ...] = (
     onboarding_feature,
@@ -16,5 +19,8 @@ ALL_FEATURES: tuple[Feature, ...] = (
     privacy_feature,
     moderation_feature,
     alerts_feature,
+    profiles_feature,
+    challenges_feature,
+    matches_feature,
     help_feature,
 )

@@ -13,6 +13,7 @@ from handlers.context import Analysis, Command, Context, Feature, Step, command_
 from handlers.core import Reply
 from handlers.help import menu, menu_buttons, use_buttons
 from handlers.intents import TOPICS
+from handlers.matches import offer_similar_ideas
 from handlers.moderation import queue_triage_card
 from handlers.text import one_line, paragraphs
 from storage.ideas import add_idea
@@ -191,6 +192,10 @@ async def answer_summary(ctx: Context) -> list[Reply]:
     )
     queue_triage_card(ctx.session, idea)
     ctx.end_flow()
+    # Similar approved ideas, with an offer to support one instead (handlers.matches).
+    similar = await offer_similar_ideas(ctx, idea)
+    if similar:
+        return [ctx.reply("idea.submitted", ref=idea.ref), *similar]
     return [menu(ctx, "idea.submitted", ref=idea.ref)]
 
 

@@ -27,6 +27,7 @@ from handlers.context import Command, Context, Feature, Step, command_button
 from handlers.core import Button, Platform, Recipient, Reply
 from handlers.i18n import t
 from handlers.intents import TOPICS
+from handlers.matches import on_item_approved, record_outcome
 from storage import moderation as store
 from storage.alerts import queue_instant_alerts
 from storage.models import (
@@ -490,6 +491,8 @@ async def approve(desk: _Desk, item: Submission, note: str | None) -> None:
         return
     if isinstance(item, Challenge):
         await queue_instant_alerts(desk.session, item)  # subscribers hear of it shortly
+    # Brokerage: the best matching profiles' owners get a suggestion (once per pair).
+    await on_item_approved(desk.session, item)
     desk.say("moderation.approved", ref=item.ref, moderator=desk.event.sender)
     if note:
         await desk.notify_submitter(item, "moderation.notify_approved_note", note=note)
@@ -689,6 +692,12 @@ async def _stats(desk: _Desk, rest: str) -> None:
     desk.say_text("\n".join(lines))
 
 
+async def _outcome(desk: _Desk, rest: str) -> None:
+    """``!outcome M-5 STATE [NOTE]``: record what came of an introduction (brokerage)."""
+    key, values = await record_outcome(desk.session, rest, desk.event.sender)
+    desk.say(key, **values)
+
+
 CommandHandler = Callable[[_Desk, str], Awaitable[None]]
 
 # name → (handler, needs the moderators' power level)
@@ -703,6 +712,7 @@ COMMANDS: dict[str, tuple[CommandHandler, bool]] = {
     "merge": (_merge, True),
     "history": (_history, True),
     "stats": (_stats, True),
+    "outcome": (_outcome, True),
 }
 ACTIONS = frozenset({"approve", "reject", "ask", "tag", "merge", "answer"})
 

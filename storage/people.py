@@ -14,6 +14,7 @@ from storage.models import (
     Challenge,
     ChallengeAlert,
     ConversationState,
+    Endorsement,
     Idea,
     Identity,
     InfrastructureProfile,
@@ -142,6 +143,21 @@ async def export_person(session: AsyncSession, person: Person) -> dict[str, Any]
             involved.append(Match.challenge_id.in_(ids))
     matches = await session.scalars(select(Match).where(or_(false(), *involved)).order_by(Match.id))
     export["matches"] = [_row(match) for match in matches]
+    # The organisations named in their profiles and challenges, and the ideas they support.
+    named = {
+        item["organisation_id"]
+        for section in ("solution_profiles", "infrastructure_profiles", "challenges")
+        for item in export[section]
+        if item.get("organisation_id") is not None
+    } - {person.organisation_id}
+    organisations = await session.scalars(
+        select(Organisation).where(Organisation.id.in_(named)).order_by(Organisation.id)
+    )
+    export["organisations"] = [_row(organisation) for organisation in organisations]
+    endorsements = await session.scalars(
+        select(Endorsement).where(Endorsement.person_id == person.id).order_by(Endorsement.id)
+    )
+    export["endorsements"] = [_row(endorsement) for endorsement in endorsements]
 
     subscriptions = await session.scalars(
         select(Subscription).where(Subscription.person_id == person.id).order_by(Subscription.id)
@@ -166,7 +182,8 @@ async def forget_person(session: AsyncSession, person: Person) -> None:
 
     Deleted: the person, their identities, subscriptions, what they were told about challenges,
     queued messages and conversation states. Ideas stay, anonymous. Profiles and challenges stay
-    anonymous too, and are withdrawn (closed), since nobody could answer for them any more.
+    anonymous too, and are withdrawn (closed), since nobody could answer for them any more;
+    their contact details go. Support given to ideas still counts, anonymously.
     """
     person_id = person.id
     identities = await identities_of(session, person_id)
@@ -184,7 +201,9 @@ async def forget_person(session: AsyncSession, person: Person) -> None:
             .values(status=Status.CLOSED.value)
         )
         await session.execute(
-            update(model).where(mine).values(person_id=None, show_name=False, share_contact=False)
+            update(model)
+            .where(mine)
+            .values(person_id=None, show_name=False, share_contact=False, contact=None)
         )
     await session.execute(
         update(Challenge)
@@ -194,7 +213,11 @@ async def forget_person(session: AsyncSession, person: Person) -> None:
     await session.execute(
         update(Challenge)
         .where(Challenge.person_id == person_id)
-        .values(person_id=None, show_name=False)
+        .values(person_id=None, show_name=False, contact=None)
+    )
+    # Their support still counts, but no longer says who gave it.
+    await session.execute(
+        update(Endorsement).where(Endorsement.person_id == person_id).values(person_id=None)
     )
 
     await session.execute(delete(ChallengeAlert).where(ChallengeAlert.person_id == person_id))
