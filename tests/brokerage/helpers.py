@@ -117,9 +117,7 @@ async def person(chat: Chat, lang: str = "en", role: str = "sme") -> Chat:
     return chat
 
 
-async def moderate(
-    sessions: async_sessionmaker[AsyncSession], text: str
-) -> list[Outgoing]:
+async def moderate(sessions: async_sessionmaker[AsyncSession], text: str) -> list[Outgoing]:
     """A moderator's command in the moderation room, in one transaction (as the adapter does)."""
 
     async def power() -> int:
