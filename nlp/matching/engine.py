@@ -284,14 +284,13 @@ class MatchingEngine:
         known: dict[int, float] = {}
         best = 0.0
         norm = weights.k1 * (1 - weights.b + weights.b * analysis.length / built.avg_length)
+        rarest = math.log1p((len(built.ids) - 0.5) / 1.5)
         for name, tf in analysis.features.items():
             weight = 1.0 + math.log(tf) if tf >= 1 else tf
             feature = built.feature_ids.get(name)
-            idf = (
-                float(built.idf[feature])
-                if feature is not None
-                else math.log1p((len(built.ids) + 0.5) / 0.5)
-            )
+            # A word no indexed document has counts as the rarest one does: as if it were in
+            # exactly one. (Counting it rarer still would make scores sink when few are indexed.)
+            idf = float(built.idf[feature]) if feature is not None else rarest
             saturated = tf * (weights.k1 + 1) / (tf + norm)
             best += weight * weights.of(name) * idf * saturated
             if feature is not None:
