@@ -24,9 +24,10 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, true, tuple_, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.adapters.base import (
     Adapter,
@@ -416,22 +417,45 @@ class DeliveryWorker:
                     OutboxMessage.claimed_by == self.worker_id,
                 ),
             )
+            in_lane: ColumnElement[bool] = true()
             if lane == URGENT:
-                query = query.where(OutboxMessage.priority < PRIORITY_ALERT)
+                in_lane = OutboxMessage.priority < PRIORITY_ALERT
             elif lane == BULK:
-                query = query.where(OutboxMessage.priority >= PRIORITY_ALERT)
-            query = query.order_by(OutboxMessage.priority, OutboxMessage.id).limit(limit)
+                in_lane = OutboxMessage.priority >= PRIORITY_ALERT
+            query = (
+                query.where(in_lane).order_by(OutboxMessage.priority, OutboxMessage.id).limit(limit)
+            )
             if self._claim_rows:
                 query = query.with_for_update(skip_locked=True)
-            rows: list[OutboxMessage] = []
-            per_chat: dict[tuple[str, str], int] = defaultdict(int)
+            candidates: dict[tuple[str, str], list[OutboxMessage]] = defaultdict(list)
             for row in (await session.execute(query)).scalars():
-                chat = (row.platform, row.chat_id)
-                # A few rows per chat per batch: one slow chat must not hold up the batch.
-                if chat in held or per_chat[chat] >= MAX_ROWS_PER_CHAT:
-                    continue
-                per_chat[chat] += 1
-                rows.append(row)
+                if (row.platform, row.chat_id) not in held:
+                    candidates[(row.platform, row.chat_id)].append(row)
+            if not candidates:
+                return []
+            # A chat's messages go out in order, from one worker at a time: take a chat only if
+            # its next message is among the candidates (not in flight at another worker, not
+            # locked by one claiming it right now), then a few of its messages.
+            first_query = (
+                select(OutboxMessage.platform, OutboxMessage.chat_id, func.min(OutboxMessage.id))
+                .where(
+                    OutboxMessage.status == OutboxStatus.PENDING.value,
+                    or_(
+                        OutboxMessage.next_attempt_at <= now,
+                        OutboxMessage.claimed_by.is_not(None),
+                    ),
+                    tuple_(OutboxMessage.platform, OutboxMessage.chat_id).in_(list(candidates)),
+                    in_lane,
+                )
+                .group_by(OutboxMessage.platform, OutboxMessage.chat_id)
+            )
+            first = {(p, c): m for p, c, m in (await session.execute(first_query)).tuples()}
+            rows: list[OutboxMessage] = []
+            for chat, chat_rows in candidates.items():
+                chat_rows.sort(key=lambda r: r.id)
+                if chat_rows[0].id == first.get(chat):
+                    # A few per batch: one slow chat must not hold up the batch.
+                    rows.extend(chat_rows[:MAX_ROWS_PER_CHAT])
             if not rows:
                 return []
             # A claimed row is pushed into the future and marked as this worker's: no other
