@@ -15,14 +15,20 @@ from tests.brokerage.helpers import STAMPING_IT, approve_latest, challenge, late
 from tests.handlers.chat import ChatFactory, count
 
 NEEDS = {
-    "en": ("Nordic Steel", "Detecting scratches on stamped parts",
-           "Our press line stamps 20,000 steel parts a day. Scratches and dents are found by "
-           "hand and some slip through; we want an automatic check before packing."),
+    "en": (
+        "Nordic Steel",
+        "Detecting scratches on stamped parts",
+        "Our press line stamps 20,000 steel parts a day. Scratches and dents are found by "
+        "hand and some slip through; we want an automatic check before packing.",
+    ),
     "it": STAMPING_IT,
-    "sv": ("Skellefteå kommun", "Fossilfri uppvärmning av skolor",
-           "Kommunen söker lösningar för att värma skolor och äldreboenden i små orter utan "
-           "olja, med låg driftkostnad och gärna med lokal energi."),
-}  # fmt: skip
+    "sv": (
+        "Skellefteå kommun",
+        "Fossilfri uppvärmning av skolor",
+        "Kommunen söker lösningar för att värma skolor och äldreboenden i små orter utan "
+        "olja, med låg driftkostnad och gärna med lokal energi.",
+    ),
+}
 
 
 @pytest.mark.parametrize("lang", ["en", "it", "sv"])
@@ -62,8 +68,11 @@ async def test_a_challenge_from_start_to_moderation(
 
     item = await latest(sessions, Challenge)
     assert owner.said(lang, "challenges.submitted", ref=item.ref)
-    assert (item.deadline, item.offer, item.confidentiality) == (deadline, "pilot,contract",
-                                                                 "anonymous")  # fmt: skip
+    assert (item.deadline, item.offer, item.confidentiality) == (
+        deadline,
+        "pilot,contract",
+        "anonymous",
+    )
     assert item.status == Status.PENDING.value
     assert item.lang == lang
     assert item.contact == "innovation@example.org"
@@ -86,9 +95,12 @@ def test_deadlines_are_read_in_the_usual_ways() -> None:
 
 
 async def _publish(
-    chat: ChatFactory, sessions: async_sessionmaker[AsyncSession], user: str, need: tuple[str, str, str],
+    chat: ChatFactory,
+    sessions: async_sessionmaker[AsyncSession],
+    user: str,
+    need: tuple[str, str, str],
     **values: str,
-) -> str:  # fmt: skip
+) -> str:
     await challenge(await person(chat(user_id=user), "en", "challenge_owner"), *need, **values)
     return await approve_latest(sessions, Challenge)
 
@@ -99,12 +111,19 @@ async def test_browsing_open_challenges_page_by_page(
     refs = []
     places = ("Alderby", "Birchwood", "Cedarton", "Dogwood", "Elmstead", "Firhill", "Gumtree")
     for number, place in enumerate(places):
-        need = (f"Org {number}", f"Need number {number} about heat pumps",
-                f"Schools in {place} want to replace oil boilers with heat pumps and insulation.")
+        need = (
+            f"Org {number}",
+            f"Need number {number} about heat pumps",
+            f"Schools in {place} want to replace oil boilers with heat pumps and insulation.",
+        )
         refs.append(await _publish(chat, sessions, str(100 + number), need))
     # One waiting for moderation, one withdrawn, one past its deadline: none is listed.
-    await challenge(await person(chat(user_id="200"), "en", "challenge_owner"), "X", "Pending need",
-                    "A pending need that nobody may see before it is approved, about heat.")  # fmt: skip
+    await challenge(
+        await person(chat(user_id="200"), "en", "challenge_owner"),
+        "X",
+        "Pending need",
+        "A pending need that nobody may see before it is approved, about heat.",
+    )
     hidden = await _publish(
         chat,
         sessions,
@@ -118,10 +137,16 @@ async def test_browsing_open_challenges_page_by_page(
         ("Z", "Expired need", "A need whose deadline has passed, about cleaning rivers."),
     )
     async with sessions() as session, session.begin():
-        await session.execute(update(Challenge).where(Challenge.id == int(hidden[2:]))
-                              .values(status=Status.CLOSED.value))  # fmt: skip
-        await session.execute(update(Challenge).where(Challenge.id == int(expired[2:]))
-                              .values(deadline=date.today() - timedelta(days=1)))  # fmt: skip
+        await session.execute(
+            update(Challenge)
+            .where(Challenge.id == int(hidden[2:]))
+            .values(status=Status.CLOSED.value)
+        )
+        await session.execute(
+            update(Challenge)
+            .where(Challenge.id == int(expired[2:]))
+            .values(deadline=date.today() - timedelta(days=1))
+        )
 
     ada = await person(chat(user_id="300"))
     await ada.send("/challenges")
@@ -140,8 +165,17 @@ async def test_browsing_open_challenges_page_by_page(
     await ada.send(refs[3])  # an id typed in the browser
     assert "Need number 3" in ada.plain
     await ada.send("oil boilers in Firhill")  # new words: a new search, best match first
-    assert t("en", "challenges.browse_head_for", count=7, page=1, pages=2,
-             words="oil boilers in Firhill") in ada.text  # fmt: skip
+    assert (
+        t(
+            "en",
+            "challenges.browse_head_for",
+            count=7,
+            page=1,
+            pages=2,
+            words="oil boilers in Firhill",
+        )
+        in ada.text
+    )
     assert ada.buttons[0].label == refs[5]
     await ada.press(value="done")
     assert ada.said("en", "menu.text")
@@ -153,8 +187,9 @@ async def test_searching_by_topic_or_words(
     heating = await _publish(chat, sessions, "1", NEEDS["sv"])
     scratches = await _publish(chat, sessions, "2", NEEDS["en"])
     async with sessions() as session, session.begin():
-        await session.execute(update(Challenge).where(Challenge.id == int(heating[2:]))
-                              .values(topics=["energy"]))  # fmt: skip
+        await session.execute(
+            update(Challenge).where(Challenge.id == int(heating[2:])).values(topics=["energy"])
+        )
     ada = await person(chat(user_id="3"), "it")
     await ada.send("/challenges Energia")  # a topic, named in Italian
     assert [b.label for b in ada.buttons][:1] == [heating]

@@ -44,9 +44,13 @@ async def _world(
     await profile(ada)
     await approve_latest(sessions, SolutionProfile)
     carl = await person(chat(user_id="2", display_name="Carl Payroll"), "sv")
-    await profile(carl, "Lönebyrån", "Lönehantering för småföretag",
-                  "Vi sköter löner, bokföring och deklarationer åt hantverkare och små företag.",
-                  location="Västerbotten, Sverige")  # fmt: skip
+    await profile(
+        carl,
+        "Lönebyrån",
+        "Lönehantering för småföretag",
+        "Vi sköter löner, bokföring och deklarationer åt hantverkare och små företag.",
+        location="Västerbotten, Sverige",
+    )
     await approve_latest(sessions, SolutionProfile)
     owner = await person(chat(user_id="3", display_name="Olga Owner"), "it", "challenge_owner")
     await challenge(owner, level=level)
@@ -80,8 +84,19 @@ async def test_from_approval_to_a_double_opt_in_introduction(
 
     # Ada is interested: the owner hears of it, without learning who Ada is.
     await ada.send("/matches")
-    assert t("en", "matches.ask_suggestion", ref=ref, title=STAMPING_IT[1], profile="S-1",
-             why="x", text="y", left=1).split("\n")[1][:20] in ada.text  # fmt: skip
+    assert (
+        t(
+            "en",
+            "matches.ask_suggestion",
+            ref=ref,
+            title=STAMPING_IT[1],
+            profile="S-1",
+            why="x",
+            text="y",
+            left=1,
+        ).split("\n")[1][:20]
+        in ada.text
+    )
     await ada.press(value="interested")
     assert ada.said("en", "matches.interest_noted", ref=ref)
     assert ada.said("en", "matches.all_done")
@@ -141,9 +156,13 @@ async def test_nothing_is_suggested_twice_and_nobody_to_themselves(
 ) -> None:
     ada, _carl, owner = await _world(chat, sessions, "public")
     # The owner's own profile, which fits their own challenge, is never suggested to them.
-    await profile(owner, "Acciaierie Lombarde", "Controllo qualità interno",
-                  "Il nostro reparto qualità controlla graffi e difetti superficiali sui pezzi "
-                  "in acciaio con telecamere.")  # fmt: skip
+    await profile(
+        owner,
+        "Acciaierie Lombarde",
+        "Controllo qualità interno",
+        "Il nostro reparto qualità controlla graffi e difetti superficiali sui pezzi "
+        "in acciaio con telecamere.",
+    )
     await approve_latest(sessions, SolutionProfile)
     ref = await approve_latest(sessions, Challenge)
     assert await count(sessions, Match) == 1
@@ -163,9 +182,14 @@ async def test_a_new_profile_hears_of_open_challenges(
     await challenge(owner)
     ref = await approve_latest(sessions, Challenge)
     dora = await person(chat(user_id="4"), "sv")
-    await profile(dora, "Synsystem AB", "Maskinseende för kvalitetskontroll",
-                  "Kamerabaserade system som hittar repor, bucklor och andra ytdefekter på "
-                  "metalldetaljer direkt i produktionslinjen.", location="Sverige")  # fmt: skip
+    await profile(
+        dora,
+        "Synsystem AB",
+        "Maskinseende för kvalitetskontroll",
+        "Kamerabaserade system som hittar repor, bucklor och andra ytdefekter på "
+        "metalldetaljer direkt i produktionslinjen.",
+        location="Sverige",
+    )
     await approve_latest(sessions, SolutionProfile)
     [suggestion] = await messages_to(sessions, dora)
     assert ref in suggestion.text
@@ -239,9 +263,11 @@ async def test_moderators_outcome_command_refuses_bad_input(
     assert (await _match(sessions)).state == MatchState.NO_FOLLOW_UP.value
 
 
-IDEA = ("Shared bikes at bus stops",
-        "Electric bikes to borrow at the rural bus stops, so that people can ride the last "
-        "kilometres home from the bus.")  # fmt: skip
+IDEA = (
+    "Shared bikes at bus stops",
+    "Electric bikes to borrow at the rural bus stops, so that people can ride the last "
+    "kilometres home from the bus.",
+)
 
 
 async def _idea(chat: Chat, title: str, description: str) -> None:
@@ -260,9 +286,12 @@ async def test_a_citizen_supports_a_similar_idea_instead(
     await _idea(first, *IDEA)
     await approve_latest(sessions, Idea)
     bea = await person(chat(user_id="2"), "sv", "citizen")
-    await _idea(bea, "Lånecyklar vid busshållplatser",
-                "Ställ ut elcyklar att låna vid busshållplatserna på landsbygden så att man kan "
-                "ta sig sista biten hem.")  # fmt: skip
+    await _idea(
+        bea,
+        "Lånecyklar vid busshållplatser",
+        "Ställ ut elcyklar att låna vid busshållplatserna på landsbygden så att man kan "
+        "ta sig sista biten hem.",
+    )
     own = await latest(sessions, Idea)
     assert bea.said("sv", "idea.submitted", ref=own.ref)
     assert t("sv", "matches.similar_head") in bea.text

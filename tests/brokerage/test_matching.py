@@ -17,18 +17,35 @@ from nlp.matching.lexicon import LEXICON
 from nlp.matching.text import fold, guess_language, stem, tokens
 
 PROFILES = [
-    Document("vision", "Machine vision for surface defects",
-             "Camera-based inspection cells find flaws on metal parts in real time.", "en"),
-    Document("heat", "Pompe di calore geotermiche per edifici pubblici",
-             "Impianti geotermici per scuole e case di riposo, al posto delle caldaie a gasolio.",
-             "it"),
-    Document("leaks", "Läcksökning i vattenledningsnät",
-             "Vi hittar läckor i kommunala vattenledningar med akustiska sensorer.", "sv"),
-    Document("bikes", "Bike sharing for small towns",
-             "Bicycles and e-bikes with solar-powered docks and an app.", "en", kind="idea"),
-    Document("erp", "Gestionale per piccole imprese", "Fatturazione, magazzino e contabilità.",
-             "it"),
-]  # fmt: skip
+    Document(
+        "vision",
+        "Machine vision for surface defects",
+        "Camera-based inspection cells find flaws on metal parts in real time.",
+        "en",
+    ),
+    Document(
+        "heat",
+        "Pompe di calore geotermiche per edifici pubblici",
+        "Impianti geotermici per scuole e case di riposo, al posto delle caldaie a gasolio.",
+        "it",
+    ),
+    Document(
+        "leaks",
+        "Läcksökning i vattenledningsnät",
+        "Vi hittar läckor i kommunala vattenledningar med akustiska sensorer.",
+        "sv",
+    ),
+    Document(
+        "bikes",
+        "Bike sharing for small towns",
+        "Bicycles and e-bikes with solar-powered docks and an app.",
+        "en",
+        kind="idea",
+    ),
+    Document(
+        "erp", "Gestionale per piccole imprese", "Fatturazione, magazzino e contabilità.", "it"
+    ),
+]
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +56,12 @@ def engine() -> MatchingEngine:
 
 
 def test_a_need_in_other_words_finds_the_offer(engine: MatchingEngine) -> None:
-    need = Document("c", "Detecting scratches on stamped parts",
-                    "Dents and scratches slip through to the customer.", "en")  # fmt: skip
+    need = Document(
+        "c",
+        "Detecting scratches on stamped parts",
+        "Dents and scratches slip through to the customer.",
+        "en",
+    )
     best = engine.rank(need, 3)[0]
     assert best.id == "vision"
     assert "surface_defects" in best.why.concepts
@@ -49,15 +70,35 @@ def test_a_need_in_other_words_finds_the_offer(engine: MatchingEngine) -> None:
 @pytest.mark.parametrize(
     ("need", "expected"),
     [
-        (Document("c", "Fossilfri uppvärmning av skolor",
-                  "Kommunen vill värma skolor och äldreboenden utan olja.", "sv"), "heat"),
-        (Document("c", "Trovare le perdite dell'acquedotto",
-                  "Perdiamo il 40 per cento dell'acqua nelle tubature.", "it"), "leaks"),
-        (Document("c", "Riconoscere i graffi sui pezzi stampati",
-                  "Cerchiamo un controllo automatico dei difetti dei pezzi in metallo.", "it"),
-         "vision"),
+        (
+            Document(
+                "c",
+                "Fossilfri uppvärmning av skolor",
+                "Kommunen vill värma skolor och äldreboenden utan olja.",
+                "sv",
+            ),
+            "heat",
+        ),
+        (
+            Document(
+                "c",
+                "Trovare le perdite dell'acquedotto",
+                "Perdiamo il 40 per cento dell'acqua nelle tubature.",
+                "it",
+            ),
+            "leaks",
+        ),
+        (
+            Document(
+                "c",
+                "Riconoscere i graffi sui pezzi stampati",
+                "Cerchiamo un controllo automatico dei difetti dei pezzi in metallo.",
+                "it",
+            ),
+            "vision",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_need_in_one_language_finds_an_offer_in_another(
     engine: MatchingEngine, need: Document, expected: str
 ) -> None:
@@ -67,8 +108,12 @@ def test_a_need_in_one_language_finds_an_offer_in_another(
 
 
 def test_every_result_says_why_in_the_readers_language(engine: MatchingEngine) -> None:
-    need = Document("c", "Scuole che consumano meno energia",
-                    "Caldaie a gasolio da sostituire con pompe di calore.", "it")  # fmt: skip
+    need = Document(
+        "c",
+        "Scuole che consumano meno energia",
+        "Caldaie a gasolio da sostituire con pompe di calore.",
+        "it",
+    )
     best = engine.rank(need, 1)[0]
     assert "pompe di calore" in explain(best.why, "it")
     assert "värmepumpar" in explain(best.why, "sv")
@@ -140,11 +185,18 @@ def test_the_vocabularies_are_complete() -> None:
 
 
 def test_documents_from_json_are_validated() -> None:
-    doc = Document.from_json({"id": 7, "title": "T", "description": "D", "lang": "it",
-                              "topics": ["energy"]})  # fmt: skip
+    doc = Document.from_json(
+        {"id": 7, "title": "T", "description": "D", "lang": "it", "topics": ["energy"]}
+    )
     assert (doc.id, doc.lang, doc.topics) == ("7", "it", ("energy",))
-    for bad in ({}, {"id": "x"}, {"id": True, "title": "t"}, {"id": "x", "title": 3},
-                {"id": "x", "title": "t", "topics": "energy"}, [1, 2]):  # fmt: skip
+    for bad in (
+        {},
+        {"id": "x"},
+        {"id": True, "title": "t"},
+        {"id": "x", "title": 3},
+        {"id": "x", "title": "t", "topics": "energy"},
+        [1, 2],
+    ):
         with pytest.raises(ValueError, match=r"."):
             Document.from_json(bad)  # type: ignore[arg-type]
 
@@ -178,18 +230,35 @@ def _write(path: Path, rows: list[object]) -> Path:
 def test_the_match_command_writes_one_line_per_challenge(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    challenges = _write(tmp_path / "c.jsonl", [
-        {"id": "c1", "title": "Rilevare i graffi", "description": "Difetti superficiali sui pezzi",
-         "lang": "it"},
-        {"id": "c2", "title": "Heat for schools", "description": "Replace oil boilers"},
-    ])  # fmt: skip
-    profiles = _write(tmp_path / "p.jsonl", [
-        {"id": "p1", "title": "Machine vision for surface defects", "lang": "en"},
-        {"id": "p2", "title": "Värmepumpar för skolor", "description": "Ersätter oljepannor",
-         "lang": "sv", "kind": "solution"},
-    ])  # fmt: skip
-    assert main(["match", "--challenges", str(challenges), "--profiles", str(profiles),
-                 "--top", "1"]) == 0  # fmt: skip
+    challenges = _write(
+        tmp_path / "c.jsonl",
+        [
+            {
+                "id": "c1",
+                "title": "Rilevare i graffi",
+                "description": "Difetti superficiali sui pezzi",
+                "lang": "it",
+            },
+            {"id": "c2", "title": "Heat for schools", "description": "Replace oil boilers"},
+        ],
+    )
+    profiles = _write(
+        tmp_path / "p.jsonl",
+        [
+            {"id": "p1", "title": "Machine vision for surface defects", "lang": "en"},
+            {
+                "id": "p2",
+                "title": "Värmepumpar för skolor",
+                "description": "Ersätter oljepannor",
+                "lang": "sv",
+                "kind": "solution",
+            },
+        ],
+    )
+    assert (
+        main(["match", "--challenges", str(challenges), "--profiles", str(profiles), "--top", "1"])
+        == 0
+    )
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["challenge"] for line in lines] == ["c1", "c2"]
     assert [line["ranked"][0]["id"] for line in lines] == ["p1", "p2"]

@@ -27,19 +27,28 @@ from tests.brokerage.helpers import (
 from tests.handlers.chat import ChatFactory, count
 
 JOURNEYS = {
-    "en": ("VisionLine Ltd", "Machine vision for surface defects",
-           "We build camera-based inspection cells that find surface flaws on metal and plastic "
-           "parts in real time, with deep learning trained on a few hundred images.",
-           "Lombardy, Italy"),
-    "it": ("VisionLine S.r.l.", "Visione artificiale per i difetti superficiali",
-           "Progettiamo sistemi di visione artificiale con telecamere per il controllo in linea "
-           "dei difetti superficiali, graffi e ammaccature, sui pezzi in metallo e plastica.",
-           "Lombardia, Italia"),
-    "sv": ("Visionslinjen AB", "Maskinseende för ytdefekter",
-           "Vi bygger kamerabaserade inspektionsceller som hittar repor och bucklor på "
-           "metalldetaljer i realtid och sorterar bort felaktiga delar automatiskt.",
-           "Västerbotten, Sverige"),
-}  # fmt: skip
+    "en": (
+        "VisionLine Ltd",
+        "Machine vision for surface defects",
+        "We build camera-based inspection cells that find surface flaws on metal and plastic "
+        "parts in real time, with deep learning trained on a few hundred images.",
+        "Lombardy, Italy",
+    ),
+    "it": (
+        "VisionLine S.r.l.",
+        "Visione artificiale per i difetti superficiali",
+        "Progettiamo sistemi di visione artificiale con telecamere per il controllo in linea "
+        "dei difetti superficiali, graffi e ammaccature, sui pezzi in metallo e plastica.",
+        "Lombardia, Italia",
+    ),
+    "sv": (
+        "Visionslinjen AB",
+        "Maskinseende för ytdefekter",
+        "Vi bygger kamerabaserade inspektionsceller som hittar repor och bucklor på "
+        "metalldetaljer i realtid och sorterar bort felaktiga delar automatiskt.",
+        "Västerbotten, Sverige",
+    ),
+}
 
 
 @pytest.mark.parametrize("lang", ["en", "it", "sv"])
@@ -109,9 +118,11 @@ async def test_an_infrastructure_profile(
     assert ada.said("en", "profiles.submitted", ref=item.ref)
     assert item.services == item.description
     assert (item.equipment, item.price_model, item.lead_time, item.location) == (
-        "Pretreatment reactors, fermenters of 10 m3, distillation", "negotiable", "2-4 weeks",
+        "Pretreatment reactors, fermenters of 10 m3, distillation",
+        "negotiable",
+        "2-4 weeks",
         "Örnsköldsvik, Sweden",
-    )  # fmt: skip
+    )
     assert (item.contact, item.share_contact, item.show_name) == (None, False, False)
 
 
@@ -259,12 +270,21 @@ async def test_partners_and_labs_search_approved_profiles_across_languages(
     ada = await person(chat(user_id="1"))
     await profile(ada)
     await approve_latest(sessions, SolutionProfile)
-    await profile(await person(chat(user_id="2")), "Hidden Co", "Welding robots for small batches",
-                  "Collaborative robots for arc welding of steel frames, programmed by hand "
-                  "guiding the torch.", show_name=False)  # fmt: skip
+    await profile(
+        await person(chat(user_id="2")),
+        "Hidden Co",
+        "Welding robots for small batches",
+        "Collaborative robots for arc welding of steel frames, programmed by hand "
+        "guiding the torch.",
+        show_name=False,
+    )
     await approve_latest(sessions, SolutionProfile)
-    await profile(await person(chat(user_id="3")), "Pending Vision", "Cameras for defects",
-                  "Camera inspection of scratches and surface defects on metal parts.")  # fmt: skip
+    await profile(
+        await person(chat(user_id="3")),
+        "Pending Vision",
+        "Cameras for defects",
+        "Camera inspection of scratches and surface defects on metal parts.",
+    )
     await lab(
         await person(chat(user_id="4")),
         "Polo Compositi",
