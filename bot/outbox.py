@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import func, or_, select, true, tuple_, update
+from sqlalchemy import func, or_, select, text, true, tuple_, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
@@ -54,6 +54,7 @@ MAX_BACKOFF = 300.0  # seconds between two attempts at most
 # A claimed row whose worker vanished without a trace is retried after this long at the latest.
 CLAIM_TIMEOUT = timedelta(minutes=2)
 MAX_ROWS_PER_CHAT = 3  # rows of one chat in one batch
+HOUSEKEEPING_INTERVAL = 2.0  # seconds between counts of live workers (they share the pace)
 RECOVERY_INTERVAL = 30.0  # seconds between looks for rows of dead workers
 
 
@@ -301,7 +302,10 @@ class DeliveryWorker:
         self._platform_limiters: dict[str, _Limiter] = {}
         self._chat_hold: dict[tuple[str, str], float] = {}
         self._stopping = False
+        self._stopped = asyncio.Event()
+        self.started = asyncio.Event()  # set once claims are released and the lanes run
         self._last_recovery = 0.0
+        self.workers = 1  # delivery workers sharing the database, this one included
         self._renders: _Coalescer[tuple[Renderer, OutboxMessage], Reply | None] = _Coalescer(
             self._render_all
         )
@@ -324,6 +328,7 @@ class DeliveryWorker:
         """Release what a previous run left claimed, then deliver until :meth:`stop`."""
         if self._task is None:
             self._stopping = False
+            self._stopped.clear()
             self._task = asyncio.create_task(self._main(), name="outbox-delivery")
 
     async def _main(self) -> None:
@@ -331,11 +336,13 @@ class DeliveryWorker:
             await self._prepare()
         except SQLAlchemyError:
             log.exception("outbox: could not release the claims of a previous run")
-        await asyncio.gather(self._run(URGENT), self._run(BULK))
+        self.started.set()
+        await asyncio.gather(self._run(URGENT), self._run(BULK), self._keep_house())
 
     async def stop(self) -> None:
         """Finish the sends in flight; whatever is still waiting stays queued for the next run."""
         self._stopping = True
+        self._stopped.set()
         for limiter in [*self._chat_limiters.values(), *self._platform_limiters.values()]:
             limiter.close()
         self.wake()
@@ -359,6 +366,7 @@ class DeliveryWorker:
             if await lock.try_acquire():
                 self._liveness = lock
         await self._release_dead_claims()
+        await self.count_workers()
 
     async def _run(self, lane: str) -> None:
         wake = self._wakes[lane]
@@ -366,8 +374,6 @@ class DeliveryWorker:
             wake.clear()
             try:
                 busy = await self.deliver_due(lane)
-                if lane == BULK and not busy:
-                    await self._maintain()
             except SQLAlchemyError:
                 log.exception("outbox: database error while delivering; retrying shortly")
                 busy = False
@@ -376,16 +382,44 @@ class DeliveryWorker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), self._idle_interval)
 
-    async def _maintain(self) -> None:
-        """Now and then: free the rows of workers that died, forget idle chats."""
-        now = time.monotonic()
-        if now - self._last_recovery < RECOVERY_INTERVAL:
-            return
-        self._last_recovery = now
-        if self._claim_rows:
-            await self._release_dead_claims()
-        self._chat_limiters = {k: v for k, v in self._chat_limiters.items() if not v.idle}
-        self._chat_hold = {k: v for k, v in self._chat_hold.items() if v > now}
+    async def _keep_house(self) -> None:
+        while not self._stopping:
+            try:
+                await self.count_workers()
+                now = time.monotonic()
+                if now - self._last_recovery >= RECOVERY_INTERVAL:
+                    self._last_recovery = now
+                    await self._release_dead_claims()
+                    self._chat_limiters = {
+                        k: v for k, v in self._chat_limiters.items() if not v.idle
+                    }
+                    self._chat_hold = {k: v for k, v in self._chat_hold.items() if v > now}
+            except SQLAlchemyError as exc:
+                log.warning("outbox: housekeeping failed (%s); trying again later", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), HOUSEKEEPING_INTERVAL)
+
+    async def count_workers(self) -> int:
+        """How many delivery workers share the database (PostgreSQL: those holding their
+        advisory lock); each paces itself at its share of every platform's overall rate."""
+        workers = 1
+        if self._liveness is not None:
+            async with self._sessions() as session:
+                counted = await session.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                        "AND classid = :namespace AND objsubid = 2 AND granted"
+                    ),
+                    {"namespace": WORKER_NAMESPACE},
+                )
+            workers = max(1, int(counted or 0))
+        if workers != self.workers:
+            log.info("outbox: %d delivery workers share the platforms' pace", workers)
+            self.workers = workers
+            for platform, limiter in self._platform_limiters.items():
+                if Platform(platform) in self._adapters:
+                    limiter.rate = self.overall_rate(Platform(platform))
+        return workers
 
     async def deliver_due(self, lane: str | None = None) -> bool:
         """Send one batch of due rows (of one lane, or any). True when rows were found."""
@@ -516,11 +550,15 @@ class DeliveryWorker:
                 continue
             await self._mark_sent(row)
 
+    def overall_rate(self, platform: Platform) -> float:
+        """Messages per second this worker sends at most through ``platform``: its share."""
+        return self._adapters[platform].pacing.overall_rate / self.workers
+
     def _platform_limiter(self, adapter: Adapter) -> _Limiter:
         platform = adapter.platform.value
         limiter = self._platform_limiters.get(platform)
         if limiter is None:
-            rate = adapter.pacing.overall_rate
+            rate = self.overall_rate(adapter.platform)
             # A small burst: the platform's own allowance stays nearly full, so that network
             # jitter (two sends arriving closer than they left) is never counted as a flood.
             limiter = _Limiter(rate, min(3.0, max(1.0, rate / 10)))

@@ -180,3 +180,34 @@ async def test_the_claims_of_a_dead_worker_are_released_and_a_live_ones_are_not(
         assert (live_row.status, live_row.claimed_by) == ("pending", "777")
     finally:
         await live.release()
+
+
+async def test_workers_share_the_platforms_overall_pace(
+    engine: AsyncEngine, other_engine: AsyncEngine
+) -> None:
+    pacing = Pacing(1.0, 3, 30.0)
+    workers = [
+        DeliveryWorker(
+            session_factory(e),
+            {Platform.CONSOLE: SharedAdapter(name, Deliveries(10**6), pacing=pacing)},
+            claim_rows=True,
+            engine=e,
+        )
+        for name, e in (("one", engine), ("two", other_engine))
+    ]
+    workers[0].start()
+    try:
+        await asyncio.wait_for(workers[0].started.wait(), 10)
+        assert await workers[0].count_workers() == 1
+        assert workers[0].overall_rate(Platform.CONSOLE) == 30.0
+        workers[1].start()
+        await asyncio.wait_for(workers[1].started.wait(), 10)
+        # Two processes at 15 messages/s each: Telegram's 30/s is kept between them.
+        for worker in workers:
+            assert await worker.count_workers() == 2
+            assert worker.overall_rate(Platform.CONSOLE) == 15.0
+        await workers[1].stop()
+        assert await workers[0].count_workers() == 1  # a stopped worker no longer counts
+    finally:
+        for worker in workers:
+            await worker.stop()
