@@ -357,7 +357,17 @@ async def _pending(ctx: Context) -> list[Pending]:
     ]
     found += [Pending("review", m) for m in await store.interested_for_owner(session, person_id)]
     skipped = {int(i) for i in ctx.data.get("skipped", [])}
-    return [p for p in found if p.match.id not in skipped]
+    live = []
+    for pending in found:
+        if pending.match.id in skipped:
+            continue
+        challenge, item = await _parties(session, pending.match)
+        if challenge is None or item is None or None in (challenge.person_id, item.person_id):
+            # The other side has left innobot: nothing can come of this match any more.
+            _mark(pending.match, MatchState.DECLINED.value, "gone")
+            continue
+        live.append(pending)
+    return live
 
 
 async def matches_command(ctx: Context) -> list[Reply]:
