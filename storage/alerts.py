@@ -49,7 +49,7 @@ KEYWORD_MIN = 2
 KEYWORD_MAX = 40
 REGION_MAX = 120
 
-FANOUT_BATCH = 500  # subscriptions read per fan-out transaction
+FANOUT_BATCH = 200  # subscriptions per fan-out transaction (short: replies wait for none)
 DIGEST_ITEMS = 10  # challenges per digest message
 DIGEST_MAX_ITEMS = 50  # challenges listed in one digest; more are counted, not listed
 # A digest also looks this far behind the end of the last one, for approvals whose transaction
