@@ -23,6 +23,7 @@ from handlers.moderation import queue_triage_card, room_language, thread_recipie
 from handlers.text import one_line
 from nlp.matching import Document, MatchingEngine, explain
 from storage import brokerage as store
+from storage.alerts import subscribe_to_profile_topics
 from storage.models import (
     InfrastructureProfile,
     ItemKind,
@@ -270,13 +271,19 @@ async def save_submission(
         ctx.person.organisation_id = org.id
     queue_triage_card(session, item)
     ctx.end_flow()
-    return [
+    replies = [
         menu(
             ctx,
             f"{'challenges' if kind is ItemKind.CHALLENGE else 'profiles'}.submitted",
             ref=item.ref,
         )
     ]
+    # Its owner hears of challenges on the profile's topics (handlers.alerts; /alerts to opt out).
+    if kind is ItemKind.SOLUTION and await subscribe_to_profile_topics(
+        session, ctx.person, item.topics
+    ):
+        replies.append(ctx.reply("alerts.profile_subscribed"))
+    return replies
 
 
 async def _organisation_id(session: AsyncSession, item: store.Owned, name: str) -> int:

@@ -454,3 +454,33 @@ async def test_either_side_of_an_introduction_can_say_how_it_went(
     ):
         await stranger.send(text)
         assert stranger.said("en", "alerts.outcome_usage"), text
+
+
+async def test_publishing_a_solution_profile_subscribes_its_owner_to_its_topics(
+    chat: ChatFactory, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    c = chat()
+    await onboard(c, "en", role="sme")
+    await c.send("/profile")  # the brokerage's form (handlers.profiles)
+    await c.send("VisionLine")
+    await c.send("Machine vision for surface defects")
+    await c.send(
+        "We build camera-based inspection cells that find scratches and dents on metal parts."
+    )
+    await c.press(value="manufacturing")
+    await c.press(value="digital")
+    await c.press(value="done")
+    await c.send("6")
+    await c.send("Lombardy, Italy")
+    await c.press(value="en")
+    await c.press(value="done")
+    await c.send("sales@visionline.example")
+    await c.press(value="yes")
+    await c.press(value="confirm")
+    assert c.said("en", "alerts.profile_subscribed")
+    [sub] = await subscriptions(sessions)
+    assert (sub.source, sub.topics, sub.frequency) == (
+        "profile",
+        ["manufacturing", "digital"],
+        "daily",
+    )
