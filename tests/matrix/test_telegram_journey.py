@@ -84,8 +84,8 @@ async def test_a_telegram_idea_gets_a_card_and_the_approval_reaches_the_citizen(
         assert "&lt;nei&gt; parchi &amp; *piazze*" in html(card)
 
         await moderator.say(room, f"!approve {ref}")
-        [note] = await user.read(1)
-        assert note.text == shown("it", "moderation.notify_approved", ref=ref, title=title)
         await moderator.wait_for(room, bot_user.user_id, lambda e: f"{ref} approved" in body(e))
+        [note] = await user.read(1)  # queued with the decision, in the same transaction
+        assert note.text == shown("it", "moderation.notify_approved", ref=ref, title=title)
     finally:
         await app.stop()
