@@ -8,6 +8,8 @@ every run is idempotent and a late or repeated run does no harm:
   time (DST-safe: see :func:`storage.alerts.next_delivery`);
 - ``alerts.deadlines`` reminds interested people three days before a challenge closes;
 - ``alerts.followups`` asks both sides how an introduction went, some weeks after it.
+- ``engagement:consultations-and-reminders`` opens and closes consultations and reminds people
+  of the events they registered for, the day before and an hour before.
 
 APScheduler's job store is :class:`DatabaseJobStore`, a table in innobot's database. A job that
 could not run while innobot was down runs once when it is back (``coalesce``), however many runs
@@ -138,6 +140,21 @@ class AlertJobs:
             self.wake()
         return queued
 
+    async def engagement(self) -> int:
+        """Consultations that open or close, and event reminders (handlers.consultations and
+        handlers.events; each message is queued once, whenever the job runs)."""
+        from handlers.consultations import open_and_close
+        from handlers.events import queue_reminders
+
+        with self._tracked():
+            async with self.sessions() as session, session.begin():
+                now = self.clock()
+                queued = await open_and_close(session, now)
+                queued += await queue_reminders(session, now)
+        if queued:
+            self.wake()
+        return queued
+
 
 # APScheduler stores jobs by reference to module-level functions; the running scheduler's
 # AlertJobs reaches them through this context variable (set by its executor, per job).
@@ -160,6 +177,10 @@ async def follow_up_introductions() -> None:
     await _jobs.get().followups()
 
 
+async def run_engagement() -> None:
+    await _jobs.get().engagement()
+
+
 @dataclass(frozen=True)
 class JobSpec:
     id: str
@@ -172,6 +193,7 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec("alerts.digests", make_digests, 60.0),
     JobSpec("alerts.deadlines", remind_deadlines, 3600.0),
     JobSpec("alerts.followups", follow_up_introductions, 6 * 3600.0),
+    JobSpec("engagement:consultations-and-reminders", run_engagement, 60.0),
 )
 
 

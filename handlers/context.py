@@ -151,6 +151,8 @@ def command_button(label: str, command: str) -> Button:
 
 
 Handler = Callable[[Context], Awaitable[list[Reply]]]
+# Handles a message in a group chat; None when the group is not one the feature looks after.
+GroupHandler = Callable[[Context], Awaitable[list[Reply] | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,8 +172,10 @@ class Command:
 
 @dataclass(frozen=True, slots=True)
 class Feature:
-    """What one handlers module contributes: commands, flows and free-text intents."""
+    """What one handlers module contributes: commands, flows, free-text intents and, for group
+    chats it looks after, a ``group`` handler."""
 
     commands: Mapping[str, Command] = field(default_factory=dict)
     flows: Mapping[str, Mapping[str, Step]] = field(default_factory=dict)
     intents: Mapping[str, Handler] = field(default_factory=dict)
+    group: GroupHandler | None = None

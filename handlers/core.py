@@ -22,6 +22,20 @@ class ContentKind(StrEnum):
     VOICE = "voice"
     DOCUMENT = "document"
     OTHER = "other"
+    MEMBER_JOINED = "member_joined"  # someone joined a group chat (the sender is the newcomer)
+
+
+@dataclass(frozen=True, slots=True)
+class Quoted:
+    """The message an incoming one replies to (for example a group message flagged with /report).
+
+    ``from_bot`` is True when it was sent by a bot (innobot itself or another one).
+    """
+
+    message_id: str
+    user_id: str | None = None
+    text: str = ""
+    from_bot: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +57,7 @@ class IncomingMessage:
     language_hint: str | None = None
     is_private: bool = True
     message_id: str | None = None
+    reply_to: Quoted | None = None
     raw: object | None = field(default=None, repr=False, compare=False)
 
     @property

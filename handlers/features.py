@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from handlers.alerts import feature as alerts_feature
 from handlers.challenges import feature as challenges_feature
+from handlers.communities import feature as communities_feature
+from handlers.consultations import feature as consultations_feature
 from handlers.context import Feature
+from handlers.events import feature as events_feature
 from handlers.help import feature as help_feature
 from handlers.ideas import feature as ideas_feature
 from handlers.matches import feature as matches_feature
@@ -22,5 +25,8 @@ ALL_FEATURES: tuple[Feature, ...] = (
     profiles_feature,
     challenges_feature,
     matches_feature,
+    communities_feature,
+    events_feature,
+    consultations_feature,
     help_feature,
 )

@@ -717,6 +717,14 @@ COMMANDS: dict[str, tuple[CommandHandler, bool]] = {
 ACTIONS = frozenset({"approve", "reject", "ask", "tag", "merge", "answer"})
 
 
+def _engagement_command(name: str) -> tuple[CommandHandler, bool] | None:
+    """``!community``, ``!consultation``, ``!event`` (handlers.engagement_moderation)."""
+    from handlers.engagement_moderation import COMMANDS as ENGAGEMENT
+
+    handler = ENGAGEMENT.get(name)
+    return (handler, True) if handler is not None else None
+
+
 def parse_command(text: str) -> tuple[str, str] | None:
     """``("approve", "I-12 well done")`` for ``!approve I-12 well done``; None if not a command."""
     stripped = text.strip()
@@ -727,10 +735,14 @@ def parse_command(text: str) -> tuple[str, str] | None:
 
 
 def wants_attention(event: RoomEvent) -> bool:
-    """Whether the desk may act on ``event`` at all (a cheap check before any lookup)."""
+    """Whether the desk may act on ``event`` at all: a command, a decision reaction, or a
+    message in a thread (the reason asked for after ❌). Chatter is left alone, unrecorded."""
     if event.reaction is not None:
-        return event.reacts_to is not None
-    return bool(event.text.strip())
+        key = _normalize_reaction(event.reaction)
+        return event.reacts_to is not None and key in APPROVE_REACTIONS | REJECT_REACTIONS
+    if not event.text.strip():
+        return False
+    return event.thread_root is not None or parse_command(event.text) is not None
 
 
 # --- reactions and pending reasons -----------------------------------------------------------
@@ -841,7 +853,7 @@ async def handle_room_event(
         if len(event.text) > COMMAND_MAX:
             desk.say("moderation.command_too_long", max=COMMAND_MAX)
             return desk.out
-        entry = COMMANDS.get(name) if name.isalnum() else None
+        entry = (COMMANDS.get(name) or _engagement_command(name)) if name.isalnum() else None
         if entry is None:
             desk.say("moderation.unknown_command", command="!" + name[:32])
             return desk.out

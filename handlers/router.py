@@ -16,6 +16,7 @@ from handlers.context import (
     Command,
     Context,
     Feature,
+    GroupHandler,
     Handler,
     Limits,
     Step,
@@ -55,7 +56,10 @@ class Router:
         self.commands: dict[str, Command] = {}
         self.flows: dict[str, Mapping[str, Step]] = {}
         self.intents: dict[str, Handler] = {}
+        self.group_handlers: list[GroupHandler] = []
         for feature in self.features:
+            if feature.group is not None:
+                self.group_handlers.append(feature.group)
             _register(self.commands, feature.commands)
             _register(self.flows, feature.flows)
             _register(self.intents, feature.intents)
@@ -96,7 +100,12 @@ class Router:
         command = msg.command if msg.kind == ContentKind.TEXT else None
 
         if not msg.is_private:
-            # Groups are for communities; a person's own business happens in a private chat.
+            # A group linked to a community is looked after by its feature; in any other group
+            # innobot only points to the private chat, where a person's own business happens.
+            for group_handler in self.group_handlers:
+                replies = await group_handler(ctx)
+                if replies is not None:
+                    return replies
             return [ctx.reply("errors.private_only")] if command else []
 
         if command and command[0] == "cancel":

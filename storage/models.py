@@ -584,3 +584,139 @@ class DashboardSession(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+# --- engagement: communities, consultations, events ----------------------------------------------
+
+
+class Community(Base):
+    """A topic or regional community; optionally linked to a Telegram group and a Matrix room."""
+
+    __tablename__ = "community"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    topics: Mapped[list[Any]] = mapped_column(default=list)
+    region: Mapped[str | None] = mapped_column(String(120))
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    # The linked Telegram group (its chat id) and the link people use to join it.
+    telegram_chat_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    invite_link: Mapped[str | None] = mapped_column(String(255))
+    matrix_room_id: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CommunityMember(Base):
+    """A person who joined a community (and so hears its news)."""
+
+    __tablename__ = "community_member"
+    __table_args__ = (UniqueConstraint("community_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("community.id", ondelete="CASCADE"), index=True
+    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GroupReport(Base):
+    """A message a member flagged in a linked group, and what the moderators did about it."""
+
+    __tablename__ = "group_report"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("community.id", ondelete="CASCADE"), index=True
+    )
+    chat_id: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[str] = mapped_column(String(64))
+    reported_user: Mapped[str] = mapped_column(String(64))
+    reporter_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    handled_by: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Consultation(Base):
+    """A question put to an audience, open between two times; answers are anonymous by default."""
+
+    __tablename__ = "consultation"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    question: Mapped[str] = mapped_column(Text)
+    # "single", "multiple" (choices among ``options``) or "text" (a short free answer).
+    kind: Mapped[str] = mapped_column(String(16), default="single")
+    options: Mapped[list[Any]] = mapped_column(default=list)
+    audience: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    opens_at: Mapped[datetime] = mapped_column(index=True)
+    closes_at: Mapped[datetime] = mapped_column(index=True)
+    share_results: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "scheduled" → "open" (sent to its audience) → "closed".
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConsultationAnswer(Base):
+    """One person's answer to a consultation (a changed answer replaces it).
+
+    ``person_id`` is NULL once the person has been forgotten: the answer still counts.
+    """
+
+    __tablename__ = "consultation_answer"
+    __table_args__ = (UniqueConstraint("consultation_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    consultation_id: Mapped[int] = mapped_column(
+        ForeignKey("consultation.id", ondelete="CASCADE"), index=True
+    )
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), index=True
+    )
+    choices: Mapped[list[Any]] = mapped_column(default=list)
+    text: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Event(Base):
+    """A webinar, training, brokerage day or co-creation workshop people can register for."""
+
+    __tablename__ = "event"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), default="webinar")
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    starts_at: Mapped[datetime] = mapped_column(index=True)
+    ends_at: Mapped[datetime] = mapped_column()
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Rome")
+    place: Mapped[str] = mapped_column(String(300), default="")
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    audience: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # "scheduled" or "cancelled".
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EventRegistration(Base):
+    """A person's place at an event: "going", "waiting" (the waiting list) or "cancelled"."""
+
+    __tablename__ = "event_registration"
+    __table_args__ = (UniqueConstraint("event_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="going")
+    reminded_day: Mapped[bool] = mapped_column(Boolean, default=False)
+    reminded_hour: Mapped[bool] = mapped_column(Boolean, default=False)
+    attended: Mapped[bool | None] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

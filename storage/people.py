@@ -8,6 +8,7 @@ from typing import Any, cast
 from sqlalchemy import and_, delete, false, func, inspect, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.engagement import export_engagement, forget_engagement
 from storage.models import (
     SUBMISSION_MODELS,
     Base,
@@ -174,6 +175,7 @@ async def export_person(session: AsyncSession, person: Person) -> dict[str, Any]
         select(OutboxMessage).where(OutboxMessage.person_id == person.id).order_by(OutboxMessage.id)
     )
     export["outbox_messages"] = [_row(message) for message in outbox]
+    export.update(await export_engagement(session, person.id))
     return export
 
 
@@ -183,7 +185,8 @@ async def forget_person(session: AsyncSession, person: Person) -> None:
     Deleted: the person, their identities, subscriptions, what they were told about challenges,
     queued messages and conversation states. Ideas stay, anonymous. Profiles and challenges stay
     anonymous too, and are withdrawn (closed), since nobody could answer for them any more;
-    their contact details go. Support given to ideas still counts, anonymously.
+    their contact details go. Support given to ideas still counts, anonymously, and so do answers
+    to consultations; community memberships and event registrations go.
     """
     person_id = person.id
     identities = await identities_of(session, person_id)
@@ -220,6 +223,7 @@ async def forget_person(session: AsyncSession, person: Person) -> None:
         update(Endorsement).where(Endorsement.person_id == person_id).values(person_id=None)
     )
 
+    await forget_engagement(session, person_id)
     await session.execute(delete(ChallengeAlert).where(ChallengeAlert.person_id == person_id))
     await session.execute(delete(Subscription).where(Subscription.person_id == person_id))
     await session.execute(delete(OutboxMessage).where(OutboxMessage.person_id == person_id))

@@ -1,0 +1,533 @@
+"""Moderators' commands for communities, consultations and events (``!community``,
+``!consultation``, ``!event`` in the moderation room), dispatched from :mod:`handlers.moderation`.
+
+Options follow the first part after ``|`` as ``name=value``; times are ``YYYY-MM-DD HH:MM`` in
+the time zone given with ``tz=`` (Europe/Rome by default), for example::
+
+    !event create Hydrogen webinar | kind=webinar | starts=2027-03-04 10:00 | ends=2027-03-04 11:30
+        | tz=Europe/Stockholm | place=https://meet.example/h2 | capacity=50 | audience=topic:energy
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers import consultations, events
+from handlers.core import Platform, Recipient, Reply
+from handlers.i18n import t
+from handlers.intents import TOPICS
+from handlers.moderation import Outgoing, RoomEvent
+from handlers.text import one_line
+from storage import engagement as store
+from storage.models import (
+    Community,
+    Consultation,
+    Event,
+    GroupReport,
+    Role,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+NAME_MAX = 120
+TITLE_MAX = 200
+DESCRIPTION_MAX = 2000
+PLACE_MAX = 300
+MESSAGE_MAX = 1000
+CAPACITY_MAX = 100_000
+LIST_MAX = 20
+TIME_FORMAT = "%Y-%m-%d %H:%M"
+DEFAULT_ZONE = "Europe/Rome"
+
+
+class Desk(Protocol):
+    """What these commands use of the moderation desk."""
+
+    session: AsyncSession
+    event: RoomEvent
+    out: list[Outgoing]
+
+    @property
+    def lang(self) -> str: ...
+
+    def t(self, key: str, /, **values: object) -> str: ...
+
+    def say(self, key: str, /, **values: object) -> None: ...
+
+    def say_text(self, text: str) -> None: ...
+
+
+class BadOption(ValueError):
+    """An option a moderator gave that cannot be used; ``args`` are a catalog key and values."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.values = values
+
+
+def split_options(rest: str) -> tuple[str, dict[str, str]]:
+    """``"Title | a=1 | flag"`` → ``("Title", {"a": "1", "flag": ""})``."""
+    head, *parts = rest.split("|")
+    options: dict[str, str] = {}
+    for part in parts:
+        name, _, value = part.strip().partition("=")
+        if name.strip():
+            options[name.strip().lower()] = value.strip()
+    return head.strip(), options
+
+
+def parse_zone(options: dict[str, str]) -> str:
+    name = options.get("tz") or DEFAULT_ZONE
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise BadOption("engagement.bad_timezone", zone=name[:64]) from exc
+    return name
+
+
+def parse_time(value: str | None, zone: str, what: str) -> datetime:
+    if not value:
+        raise BadOption("engagement.missing", what=what)
+    try:
+        local = datetime.strptime(" ".join(value.split()), TIME_FORMAT)
+    except ValueError as exc:
+        raise BadOption("engagement.bad_time", value=value[:40], format="YYYY-MM-DD HH:MM") from exc
+    return local.replace(tzinfo=ZoneInfo(zone)).astimezone(ZoneInfo("UTC"))
+
+
+def parse_audience(value: str | None) -> dict[str, Any]:
+    """``role:sme,topic:energy,region:Lombardy,community:3`` → a filter for the audience."""
+    audience: dict[str, Any] = {}
+    if not value:
+        return audience
+    for part in value.split(","):
+        name, _, wanted = part.strip().partition(":")
+        name, wanted = name.strip().lower(), wanted.strip()
+        if name == "role" and wanted in {r.value for r in Role}:
+            audience["role"] = wanted
+        elif name == "topic" and wanted in TOPICS:
+            audience["topic"] = wanted
+        elif name == "region" and 0 < len(wanted) <= 120:
+            audience["region"] = wanted
+        elif name == "community" and wanted.isdigit() and len(wanted) <= 12:
+            audience["community"] = int(wanted)
+        else:
+            raise BadOption("engagement.bad_audience", part=part.strip()[:60])
+    return audience
+
+
+def _bounded(value: str, limit: int, what: str) -> str:
+    if len(value) > limit:
+        raise BadOption("engagement.too_long", what=what, max=limit)
+    return value
+
+
+def _id(token: str, prefix: str) -> int | None:
+    token = token.strip().lstrip("#").upper().removeprefix(prefix + "-").removeprefix(prefix)
+    return int(token) if token.isdigit() and len(token) <= 12 else None
+
+
+SubHandler = Callable[[Desk, str], Awaitable[None]]
+
+
+async def _dispatch(desk: Desk, rest: str, table: dict[str, SubHandler], usage: str) -> None:
+    name, _, tail = rest.strip().partition(" ")
+    handler = table.get(name.lower())
+    if handler is None:
+        desk.say("moderation.usage", usage=usage)
+        return
+    try:
+        await handler(desk, tail.strip())
+    except BadOption as bad:
+        desk.say(bad.key, **bad.values)
+
+
+# --- !community ------------------------------------------------------------------------------
+
+
+async def _community_create(desk: Desk, rest: str) -> None:
+    name, options = split_options(rest)
+    if not name:
+        raise BadOption("engagement.missing", what="name")
+    topics = [n.strip() for n in options.get("topics", "").split(",") if n.strip()]
+    unknown = [n for n in topics if n not in TOPICS]
+    if unknown:
+        raise BadOption("engagement.bad_topic", topic=unknown[0][:40], topics=", ".join(TOPICS))
+    lang = options.get("lang", "en")
+    if lang not in ("en", "it", "sv"):
+        raise BadOption("engagement.bad_language", lang=lang[:8])
+    community = Community(
+        name=_bounded(one_line(name), NAME_MAX, "name"),
+        topics=topics,
+        region=_bounded(options["region"], 120, "region") if options.get("region") else None,
+        language=lang,
+        created_by=desk.event.sender,
+    )
+    desk.session.add(community)
+    await desk.session.flush()
+    desk.say("engagement.community_created", id=community.id, name=community.name)
+
+
+async def _community_link(desk: Desk, rest: str) -> None:
+    """``!community link ID telegram CHAT_ID [INVITE_LINK]`` or ``... matrix ROOM_ID``."""
+    parts = rest.split()
+    if len(parts) < 3 or _id(parts[0], "K") is None:
+        desk.say("moderation.usage", usage="!community link ID telegram|matrix CHAT [LINK]")
+        return
+    community = await desk.session.get(Community, _id(parts[0], "K"))
+    if community is None:
+        desk.say("engagement.unknown", ref=parts[0][:20])
+        return
+    where, chat = parts[1].lower(), parts[2][:255]
+    if where == "telegram":
+        if not chat.lstrip("-").isdigit():
+            raise BadOption("engagement.bad_chat", chat=chat[:40])
+        other = await store.community_of_chat(desk.session, chat)
+        if other is not None and other.id != community.id:
+            raise BadOption("engagement.chat_taken", chat=chat, name=other.name)
+        community.telegram_chat_id = chat
+        if len(parts) > 3:
+            link = parts[3]
+            if not link.startswith("https://t.me/") or len(link) > 255:
+                raise BadOption("engagement.bad_link", link=link[:60])
+            community.invite_link = link
+    elif where == "matrix":
+        if not chat.startswith("!") or ":" not in chat:
+            raise BadOption("engagement.bad_chat", chat=chat[:40])
+        community.matrix_room_id = chat
+    else:
+        desk.say("moderation.usage", usage="!community link ID telegram|matrix CHAT [LINK]")
+        return
+    desk.say("engagement.community_linked", name=community.name, chat=chat)
+
+
+async def _community_list(desk: Desk, rest: str) -> None:
+    found = await store.communities(desk.session, active_only=False)
+    if not found:
+        desk.say("engagement.community_none")
+        return
+    counts = await store.member_counts(desk.session)
+    lines = [desk.t("engagement.community_head", count=len(found))]
+    for c in found[:LIST_MAX]:
+        lines.append(
+            desk.t(
+                "engagement.community_item",
+                id=c.id,
+                name=c.name,
+                topics=", ".join(c.topics or []) or "–",
+                region=c.region or "–",
+                members=counts.get(c.id, 0),
+                chat=c.telegram_chat_id or "–",
+            )
+        )
+    desk.say_text("\n".join(lines))
+
+
+async def _community_close(desk: Desk, rest: str) -> None:
+    community_id = _id(rest, "K")
+    community = await desk.session.get(Community, community_id) if community_id else None
+    if community is None:
+        desk.say("engagement.unknown", ref=rest[:20])
+        return
+    community.active = False
+    desk.say("engagement.community_closed", name=community.name)
+
+
+async def _report_action(desk: Desk, rest: str, action: str) -> None:
+    report_id = _id(rest.split(" ", 1)[0] if rest else "", "R")
+    report = await desk.session.get(GroupReport, report_id) if report_id else None
+    if report is None:
+        desk.say("engagement.unknown", ref=rest[:20])
+        return
+    if report.status != "open":
+        desk.say("engagement.report_done", ref=f"R-{report.id}", status=report.status)
+        return
+    report.status = action
+    report.handled_by = desk.event.sender
+    # Taking the action in the group needs the bot's admin rights there; the desk records the
+    # decision and says plainly that the group's own admins have to carry it out.
+    desk.say(f"engagement.report_{action}", ref=f"R-{report.id}")
+
+
+async def _community_remove(desk: Desk, rest: str) -> None:
+    await _report_action(desk, rest, "removed")
+
+
+async def _community_mute(desk: Desk, rest: str) -> None:
+    await _report_action(desk, rest, "muted")
+
+
+async def _community_dismiss(desk: Desk, rest: str) -> None:
+    await _report_action(desk, rest, "dismissed")
+
+
+COMMUNITY: dict[str, SubHandler] = {
+    "create": _community_create,
+    "link": _community_link,
+    "list": _community_list,
+    "close": _community_close,
+    "remove": _community_remove,
+    "mute": _community_mute,
+    "dismiss": _community_dismiss,
+}
+
+
+async def community(desk: Desk, rest: str) -> None:
+    await _dispatch(desk, rest, COMMUNITY, "!community create|link|list|close|remove|mute|dismiss")
+
+
+# --- !consultation ---------------------------------------------------------------------------
+
+
+async def _consultation_create(desk: Desk, rest: str) -> None:
+    question, options = split_options(rest)
+    if not question:
+        raise BadOption("engagement.missing", what="question")
+    _bounded(question, consultations.QUESTION_MAX, "question")
+    choices = [one_line(o) for o in options.get("options", "").split(";") if one_line(o)]
+    kind = "text" if "text" in options else "multiple" if "multiple" in options else "single"
+    if kind != "text" and len(choices) < 2:
+        raise BadOption("engagement.no_options")
+    if len(choices) > consultations.OPTIONS_MAX:
+        raise BadOption("engagement.too_many_options", max=consultations.OPTIONS_MAX)
+    for choice in choices:
+        _bounded(choice, consultations.OPTION_MAX, "option")
+    zone = parse_zone(options)
+    now = utcnow()
+    opens = parse_time(options["opens"], zone, "opens") if options.get("opens") else now
+    closes = parse_time(options.get("closes"), zone, "closes")
+    if closes <= opens:
+        raise BadOption("engagement.closes_before_opens")
+    if closes <= now:
+        raise BadOption("engagement.closes_in_past")
+    consultation = Consultation(
+        question=question,
+        kind=kind,
+        options=choices if kind != "text" else [],
+        audience=parse_audience(options.get("audience")),
+        opens_at=opens,
+        closes_at=closes,
+        share_results="results" in options,
+        created_by=desk.event.sender,
+    )
+    desk.session.add(consultation)
+    await desk.session.flush()
+    desk.say(
+        "engagement.consultation_created",
+        ref=consultations.ref(consultation),
+        opens=opens.strftime("%Y-%m-%d %H:%M UTC"),
+        closes=closes.strftime("%Y-%m-%d %H:%M UTC"),
+    )
+
+
+async def _consultation_get(desk: Desk, rest: str) -> Consultation | None:
+    consultation_id = _id(rest.split(" ", 1)[0] if rest else "", "Q")
+    found = await desk.session.get(Consultation, consultation_id) if consultation_id else None
+    if found is None:
+        desk.say("engagement.unknown", ref=rest[:20] or "?")
+    return found
+
+
+async def _consultation_results(desk: Desk, rest: str) -> None:
+    found = await _consultation_get(desk, rest)
+    if found is not None:
+        desk.say_text(await consultations.results_text(desk.session, desk.lang, found))
+
+
+async def _consultation_close(desk: Desk, rest: str) -> None:
+    found = await _consultation_get(desk, rest)
+    if found is None:
+        return
+    if found.status == store.CLOSED:
+        desk.say("engagement.consultation_already_closed", ref=consultations.ref(found))
+        return
+    found.closes_at = min(found.closes_at, utcnow())
+    await consultations.close(desk.session, found)
+    desk.say("engagement.consultation_closed", ref=consultations.ref(found))
+
+
+async def _consultation_list(desk: Desk, rest: str) -> None:
+    found = await store.consultations(desk.session, LIST_MAX)
+    if not found:
+        desk.say("engagement.consultation_none")
+        return
+    lines = [desk.t("engagement.consultation_head")]
+    for c in found:
+        answers = (await store.results(desk.session, c, texts=0)).answers
+        lines.append(
+            desk.t(
+                "engagement.consultation_item",
+                ref=consultations.ref(c),
+                question=one_line(c.question)[:80],
+                status=c.status,
+                answers=answers,
+            )
+        )
+    desk.say_text("\n".join(lines))
+
+
+CONSULTATION: dict[str, SubHandler] = {
+    "create": _consultation_create,
+    "results": _consultation_results,
+    "close": _consultation_close,
+    "list": _consultation_list,
+}
+
+
+async def consultation(desk: Desk, rest: str) -> None:
+    await _dispatch(desk, rest, CONSULTATION, "!consultation create|results|close|list")
+
+
+# --- !event ----------------------------------------------------------------------------------
+
+
+async def _event_create(desk: Desk, rest: str) -> None:
+    title, options = split_options(rest)
+    if not title:
+        raise BadOption("engagement.missing", what="title")
+    kind = options.get("kind", "webinar")
+    if kind not in events.KINDS:
+        raise BadOption("engagement.bad_kind", kind=kind[:30], kinds=", ".join(events.KINDS))
+    zone = parse_zone(options)
+    starts = parse_time(options.get("starts"), zone, "starts")
+    ends = (
+        parse_time(options["ends"], zone, "ends")
+        if options.get("ends")
+        else starts + timedelta(hours=1)
+    )
+    if ends <= starts:
+        raise BadOption("engagement.ends_before_starts")
+    if starts <= utcnow():
+        raise BadOption("engagement.starts_in_past")
+    capacity: int | None = None
+    if options.get("capacity"):
+        value = options["capacity"]
+        if not value.isdigit() or not 1 <= int(value) <= CAPACITY_MAX:
+            raise BadOption("engagement.bad_capacity", value=value[:20], max=CAPACITY_MAX)
+        capacity = int(value)
+    event = Event(
+        kind=kind,
+        title=_bounded(one_line(title), TITLE_MAX, "title"),
+        description=_bounded(options.get("description", ""), DESCRIPTION_MAX, "description"),
+        starts_at=starts,
+        ends_at=ends,
+        timezone=zone,
+        place=_bounded(options.get("place", ""), PLACE_MAX, "place"),
+        capacity=capacity,
+        audience=parse_audience(options.get("audience")),
+        created_by=desk.event.sender,
+    )
+    desk.session.add(event)
+    await desk.session.flush()
+    queued = await events.announce(desk.session, event)
+    desk.say("engagement.event_created", ref=f"E-{event.id}", title=event.title, count=queued)
+
+
+async def _event_get(desk: Desk, rest: str) -> Event | None:
+    event_id = _id(rest.split(" ", 1)[0] if rest else "", "E")
+    found = await store.lock_event(desk.session, event_id) if event_id else None
+    if found is None:
+        desk.say("engagement.unknown", ref=rest.split(" ", 1)[0][:20] or "?")
+    return found
+
+
+async def _event_registrations(desk: Desk, rest: str) -> None:
+    event = await _event_get(desk, rest)
+    if event is None:
+        return
+    regs = await store.registrations(desk.session, event.id)
+    going = sum(1 for r in regs if r.status == store.GOING)
+    waiting = sum(1 for r in regs if r.status == store.WAITING)
+    cancelled = sum(1 for r in regs if r.status == store.CANCELLED)
+    desk.say(
+        "engagement.event_registrations",
+        ref=f"E-{event.id}",
+        title=event.title,
+        going=going,
+        capacity=event.capacity if event.capacity is not None else "∞",
+        waiting=waiting,
+        cancelled=cancelled,
+    )
+
+
+async def _tell_registrants(desk: Desk, event: Event, key: str, **values: object) -> int:
+    regs = await store.registrations(desk.session, event.id)
+    ids = [r.person_id for r in regs if r.status in (store.GOING, store.WAITING)]
+    for where in await store.reachable(desk.session, ids):
+        text = t(where.language, key, title=one_line(event.title), **values)
+        to = Recipient(Platform(where.platform), where.chat_id)
+        desk.out.append(Outgoing(to, Reply(text), where.person_id))
+    return len(ids)
+
+
+async def _event_message(desk: Desk, rest: str) -> None:
+    event = await _event_get(desk, rest)
+    if event is None:
+        return
+    text = rest.partition(" ")[2].strip()
+    if not text:
+        desk.say("moderation.usage", usage="!event message ID TEXT")
+        return
+    _bounded(text, MESSAGE_MAX, "message")
+    count = await _tell_registrants(desk, event, "events.message_from_organisers", text=text)
+    desk.say("engagement.event_messaged", ref=f"E-{event.id}", count=count)
+
+
+async def _event_cancel(desk: Desk, rest: str) -> None:
+    event = await _event_get(desk, rest)
+    if event is None:
+        return
+    if event.status == store.CANCELLED:
+        desk.say("engagement.event_already_cancelled", ref=f"E-{event.id}")
+        return
+    event.status = store.CANCELLED
+    count = await _tell_registrants(desk, event, "events.cancelled_notice")
+    desk.say("engagement.event_cancelled", ref=f"E-{event.id}", count=count)
+
+
+async def _event_list(desk: Desk, rest: str) -> None:
+    found = await store.events(desk.session, utcnow(), LIST_MAX)
+    if not found:
+        desk.say("engagement.event_none")
+        return
+    lines = [desk.t("engagement.event_head")]
+    for e in found:
+        lines.append(
+            desk.t(
+                "engagement.event_item",
+                ref=f"E-{e.id}",
+                title=one_line(e.title)[:80],
+                start=events.local_time(e, e.starts_at),
+                timezone=e.timezone,
+                going=await store.going_count(desk.session, e.id),
+            )
+        )
+    desk.say_text("\n".join(lines))
+
+
+EVENT: dict[str, SubHandler] = {
+    "create": _event_create,
+    "list": _event_list,
+    "registrations": _event_registrations,
+    "message": _event_message,
+    "cancel": _event_cancel,
+}
+
+
+async def event(desk: Desk, rest: str) -> None:
+    await _dispatch(desk, rest, EVENT, "!event create|list|registrations|message|cancel")
+
+
+COMMANDS: dict[str, SubHandler] = {
+    "community": community,
+    "consultation": consultation,
+    "event": event,
+}
