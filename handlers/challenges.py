@@ -201,6 +201,10 @@ async def render_challenge(ctx: Context, item: Challenge) -> str:
     if item.topics:
         lines.append(ctx.t("challenges.show_topics", topics=names(ctx, "topics", item.topics)))
     if mine:
+        related = await store.ideas_matched(ctx.session, item.id)
+        if related:
+            listed = ", ".join(f"{idea.ref} «{one_line(idea.title)[:60]}»" for idea, _ in related)
+            lines.append(ctx.t("challenges.show_ideas", ideas=listed))
         lines.append(
             ctx.t(
                 "challenges.show_mine",

@@ -336,3 +336,24 @@ async def test_a_citizen_keeps_their_own_idea(
         "Volunteers help residents repair broken appliances in the library every month.",
     )
     assert t("en", "matches.similar_head") not in bea.text
+
+
+async def test_the_owner_sees_citizens_ideas_on_the_same_subject(
+    chat: ChatFactory, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    citizen = await person(chat(user_id="5"), "en", "citizen")
+    await _idea(
+        citizen,
+        "Cameras that find scratches",
+        "Cameras on the press lines that find scratches and dents on steel parts automatically.",
+    )
+    await approve_latest(sessions, Idea)
+    owner = await person(chat(user_id="3"), "it", "challenge_owner")
+    await challenge(owner)
+    ref = await approve_latest(sessions, Challenge)
+    await owner.send(f"/show {ref}")
+    assert "I-1 «Cameras that find scratches»" in owner.plain
+    other = await person(chat(user_id="6"))
+    await other.send(f"/show {ref}")
+    assert "I-1" not in other.plain
+    assert await messages_to(sessions, citizen) == []  # citizens are not sent suggestions
