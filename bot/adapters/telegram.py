@@ -49,7 +49,7 @@ from bot.adapters.base import (
     TransientFailure,
 )
 from bot.settings import Settings
-from handlers.core import ContentKind, Document, IncomingMessage, Platform, Reply
+from handlers.core import ContentKind, Document, IncomingMessage, Platform, Quoted, Reply
 from handlers.markup import to_html
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,11 @@ def to_incoming(update: Update) -> IncomingMessage | None:
         )
 
     message = update.message
-    if message is None or message.from_user is None or message.from_user.is_bot:
+    if message is None or message.from_user is None:
+        return None
+    if message.new_chat_members:
+        return _member_joined(update, message)
+    if message.from_user.is_bot:
         return None
     kind = _content_kind(message)
     if kind is None:
@@ -134,7 +138,39 @@ def to_incoming(update: Update) -> IncomingMessage | None:
         language_hint=user.language_code,
         is_private=message.chat.type == ChatType.PRIVATE,
         message_id=str(message.message_id),
+        reply_to=_quoted(message.reply_to_message),
         raw=update,
+    )
+
+
+def _member_joined(update: Update, message: Message) -> IncomingMessage | None:
+    """A person (not a bot) joining a group: the newcomer is the sender."""
+    people = [member for member in message.new_chat_members or () if not member.is_bot]
+    if not people:
+        return None
+    newcomer = people[0]
+    return IncomingMessage(
+        platform=Platform.TELEGRAM,
+        chat_id=str(message.chat.id),
+        user_id=str(newcomer.id),
+        kind=ContentKind.MEMBER_JOINED,
+        display_name=_display_name(newcomer.first_name, newcomer.last_name),
+        language_hint=newcomer.language_code,
+        is_private=False,
+        message_id=str(message.message_id),
+        raw=update,
+    )
+
+
+def _quoted(message: Message | None) -> Quoted | None:
+    if message is None:
+        return None
+    author = message.from_user
+    return Quoted(
+        message_id=str(message.message_id),
+        user_id=str(author.id) if author is not None else None,
+        text=(message.text or message.caption or "")[:1000],
+        from_bot=bool(author is not None and author.is_bot),
     )
 
 

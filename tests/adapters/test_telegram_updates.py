@@ -8,7 +8,7 @@ import pytest
 from telegram import Update
 
 from bot.adapters.telegram import to_incoming
-from handlers.core import ContentKind, IncomingMessage, Platform
+from handlers.core import ContentKind, IncomingMessage, Platform, Quoted
 
 ADA = {"id": 42, "is_bot": False, "first_name": "Ada", "last_name": "Lovelace",
        "language_code": "it-IT"}  # fmt: skip
@@ -114,7 +114,7 @@ def test_names_and_language_are_optional() -> None:
 @pytest.mark.parametrize(
     "data",
     [
-        {"message": message(new_chat_members=[ADA])},  # a service message
+        {"message": message(chat=GROUP, new_chat_members=[BOT])},  # only a bot joined
         {"message": message(**{"from": BOT}, text="bots talking")},
         {"edited_message": message(text="edited", edit_date=1_700_000_100)},
         {"channel_post": {"message_id": 1, "date": 0, "chat": {"id": -100, "type": "channel"},
@@ -127,3 +127,19 @@ def test_names_and_language_are_optional() -> None:
 )  # fmt: skip
 def test_updates_nobody_sent_to_innobot_are_ignored(data: dict[str, Any]) -> None:
     assert convert(data) is None
+
+
+def test_a_person_joining_a_group_is_the_sender_of_a_member_joined_message() -> None:
+    newcomer = {"id": 77, "is_bot": False, "first_name": "Sven", "language_code": "sv"}
+    msg = convert({"message": message(chat=GROUP, new_chat_members=[BOT, newcomer])})
+    assert msg is not None
+    assert msg.kind is ContentKind.MEMBER_JOINED
+    assert (msg.chat_id, msg.user_id, msg.display_name) == ("-1001234", "77", "Sven")
+    assert (msg.language_hint, msg.is_private) == ("sv", False)
+
+
+def test_a_reply_carries_the_message_it_replies_to() -> None:
+    flagged = message(message_id=5, chat=GROUP, **{"from": BOT}, text="spam spam")
+    msg = convert({"message": message(chat=GROUP, text="/report", reply_to_message=flagged)})
+    assert msg is not None
+    assert msg.reply_to == Quoted(message_id="5", user_id="99", text="spam spam", from_bot=True)
