@@ -1,33 +1,49 @@
-"""Moderation: triage cards, moderators' commands and reactions, decisions, audit, notifications.
+"""Moderation: moderators' commands and reactions, decisions, audit, notifications.
 
 Platform-neutral. The Matrix adapter turns what happens in a moderation room into a
 :class:`RoomEvent` and calls :func:`handle_room_event` inside one transaction; everything it returns
 is queued in the outbox in that same transaction, so a decision and the messages it causes are
-committed together or not at all. Submitters answer a moderator's question with ``/answer`` (the
-:data:`feature` of this module), on whatever platform they use.
-
-Messages to the moderation room are addressed with :class:`RoomAddress` strings: the room itself,
-the triage card of an item, or the thread of a card. ``MODERATION_ROOM`` stands for the room the
-adapter is configured to post cards in, so that handlers never need to know its id.
+committed together or not at all. Triage cards and room addresses are in :mod:`handlers.triage`,
+the submitter's ``/answer`` in :mod:`handlers.answers`; both are re-exported here.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.context import Command, Context, Feature, Step, command_button
+from handlers.answers import ANSWER_FLOW, ANSWER_MAX, answer_command, feature
+from handlers.context import command_button
 from handlers.core import Button, Platform, Recipient, Reply
 from handlers.i18n import t
 from handlers.intents import TOPICS
 from handlers.matches import on_item_approved, record_outcome
+from handlers.triage import (
+    CARD_TEXT_MAX,
+    DECIDABLE,
+    MODERATION_ROOM,
+    ROOM_LANGUAGE_KEY,
+    RoomAddress,
+    card_recipient,
+    kind_label,
+    one_line,
+    parse_ref,
+    pseudonym,
+    queue_triage_card,
+    ref_of,
+    render_card,
+    room_language,
+    shorten,
+    status_label,
+    thread_recipient,
+    when,
+)
 from storage import moderation as store
 from storage.alerts import queue_instant_alerts
 from storage.models import (
@@ -41,101 +57,54 @@ from storage.models import (
     utcnow,
 )
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "ANSWER_FLOW",
+    "ANSWER_MAX",
+    "CARD_TEXT_MAX",
+    "MODERATION_ROOM",
+    "ROOM_LANGUAGE_KEY",
+    "DeskConfig",
+    "Outgoing",
+    "PowerLookup",
+    "RoomAddress",
+    "RoomEvent",
+    "answer_command",
+    "card_recipient",
+    "feature",
+    "handle_room_event",
+    "kind_label",
+    "parse_command",
+    "parse_ref",
+    "pseudonym",
+    "queue_triage_card",
+    "ref_of",
+    "render_card",
+    "room_language",
+    "status_label",
+    "thread_recipient",
+    "wants_attention",
+    "when",
+]
 
-MODERATION_ROOM = "moderation"
-ROOM_LANGUAGE_KEY = "matrix.language"
+log = logging.getLogger(__name__)
 
 COMMAND_MAX = 4000  # characters of a command message that are read at all
 REASON_MAX = 1000
 NOTE_MAX = 500
 QUESTION_MAX = 1000
-ANSWER_MAX = 2000
 TAGS_MAX = 5
 PAGE_SIZE = 10
-CARD_TEXT_MAX = 600
 HISTORY_MAX = 25
-SIMILAR_MAX = 3
 
 APPROVE_REACTIONS = frozenset({"✅", "✔", "☑"})
 REJECT_REACTIONS = frozenset({"❌", "✖", "❎"})
 
 REJECT_FLOW = "moderation_reject"
-ANSWER_FLOW = "moderation_answer"
 
-_REF = re.compile(r"^#?([ISLC])-?(\d{1,12})$", re.IGNORECASE)
 _REF_LIKE = re.compile(r"^#?[A-Z]?-?\d+$", re.IGNORECASE)
-_PREFIXES = {kind.prefix: kind for kind in ItemKind}
 
-# Statuses an action may start from.
-DECIDABLE = (Status.PENDING.value, Status.NEEDS_INFO.value)
+# Statuses an action may start from (DECIDABLE: approve, reject, ask).
 MERGEABLE = (*DECIDABLE, Status.APPROVED.value)
-
-
-def parse_ref(token: str) -> tuple[ItemKind, int] | None:
-    """``"I-12"`` (or ``i12``, ``#I-12``) → ``(ItemKind.IDEA, 12)``."""
-    match = _REF.match(token.strip())
-    if match is None:
-        return None
-    return _PREFIXES[match.group(1).upper()], int(match.group(2))
-
-
-def ref_of(kind: ItemKind, item_id: int) -> str:
-    return f"{kind.prefix}-{item_id}"
-
-
-# --- addresses in the moderation room --------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RoomAddress:
-    """Where in a moderation room a message goes: the room, an item's card, or a thread."""
-
-    room: str
-    card: str | None = None  # post the triage card of this item reference
-    thread_ref: str | None = None  # post in the thread of this item's card
-    thread_event: str | None = None  # post in the thread rooted at this event
-
-    def __str__(self) -> str:
-        if self.card is not None:
-            return f"{self.room}|card:{self.card}"
-        if self.thread_ref is not None:
-            return f"{self.room}|thread:{self.thread_ref}"
-        if self.thread_event is not None:
-            return f"{self.room}|in:{self.thread_event}"
-        return self.room
-
-    @classmethod
-    def parse(cls, value: str) -> RoomAddress:
-        room, sep, suffix = value.rpartition("|")
-        if not sep:
-            return cls(value)
-        what, _, target = suffix.partition(":")
-        if what == "card":
-            return cls(room, card=target)
-        if what == "thread":
-            return cls(room, thread_ref=target)
-        if what == "in":
-            return cls(room, thread_event=target)
-        return cls(value)
-
-
-def card_recipient(item: Submission) -> Recipient:
-    return Recipient(Platform.MATRIX, str(RoomAddress(MODERATION_ROOM, card=item.ref)))
-
-
-def thread_recipient(ref: str) -> Recipient:
-    return Recipient(Platform.MATRIX, str(RoomAddress(MODERATION_ROOM, thread_ref=ref)))
-
-
-def queue_triage_card(session: AsyncSession, item: Submission, *, priority: int = 5) -> None:
-    """Queue the triage card of a new submission for the moderation room.
-
-    Call it in the transaction that stores the submission (after it has an id), so that the card
-    is committed with it. The card itself is rendered when it is sent, from the stored item.
-    """
-    address = card_recipient(item).chat_id
-    store.queue_card_row(session, Platform.MATRIX.value, address, item, priority)
 
 
 # --- what the desk is given and what it returns ----------------------------------------------
@@ -173,105 +142,6 @@ class DeskConfig:
 
 
 PowerLookup = Callable[[], Awaitable[int | None]]
-
-
-# --- small renderers -------------------------------------------------------------------------
-
-
-def kind_label(lang: str, kind: ItemKind) -> str:
-    return t(lang, f"moderation.kind_{kind.value}")
-
-
-def status_label(lang: str, status: str) -> str:
-    known = {s.value for s in Status}
-    return t(lang, f"moderation.status_{status}") if status in known else status
-
-
-def when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def pseudonym(person_id: int) -> str:
-    """A stable tag for a submitter who did not allow their name to be shown."""
-    return hashlib.sha256(f"innobot-submitter:{person_id}".encode()).hexdigest()[:6]
-
-
-def _shorten(text: str, limit: int) -> tuple[str, bool]:
-    if len(text) <= limit:
-        return text, False
-    return text[:limit].rstrip() + "…", True
-
-
-def _one_line(text: str) -> str:
-    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
-
-
-async def _submitter(session: AsyncSession, lang: str, item: Submission) -> str:
-    if item.person_id is None:
-        return t(lang, "moderation.card_forgotten")
-    person = await session.get(Person, item.person_id)
-    if item.show_name and person is not None and person.display_name:
-        return t(lang, "moderation.card_named", name=_one_line(person.display_name)[:100])
-    return t(lang, "moderation.card_anonymous", tag=pseudonym(item.person_id))
-
-
-def _topics_text(item: Submission) -> str:
-    scores = {str(k): float(v) for k, v in (item.topic_scores or {}).items()}
-    chosen = [str(name) for name in item.topics or []]
-    parts = [
-        f"{name} ✓" if name not in scores else f"{name} ✓ {scores[name]:.2f}" for name in chosen
-    ]
-    ranked = sorted(scores.items(), key=lambda pair: -pair[1])
-    parts += [f"{name} {score:.2f}" for name, score in ranked if name not in chosen][:5]
-    return ", ".join(parts)
-
-
-async def render_card(
-    session: AsyncSession, kind: ItemKind, item_id: int, lang: str, *, full: bool = False
-) -> Reply | None:
-    """The triage card of an item (None if it does not exist), in reply markup.
-
-    User content goes in through catalog placeholders, so it is escaped for markup here and for
-    HTML by the adapter. A long text is shortened unless ``full`` (``!show``).
-    """
-    item = await store.get_item(session, kind, item_id)
-    if item is None:
-        return None
-    lines = [
-        t(
-            lang,
-            "moderation.card_head",
-            kind=kind_label(lang, kind),
-            ref=item.ref,
-            status=status_label(lang, item.status),
-        ),
-        t(lang, "moderation.card_submitter", who=await _submitter(session, lang, item)),
-        t(lang, "moderation.card_language", language=item.lang or "?"),
-    ]
-    topics = _topics_text(item)
-    lines.append(
-        t(lang, "moderation.card_topics", topics=topics)
-        if topics
-        else t(lang, "moderation.card_no_topics")
-    )
-    lines.append("")
-    lines.append(t(lang, "moderation.card_title", title=_one_line(item.title)))
-    text, shortened = _shorten(item.description, CARD_TEXT_MAX if not full else 10 * ANSWER_MAX)
-    lines.append(t(lang, "moderation.card_text", text=text))
-    if shortened:
-        lines.append(t(lang, "moderation.card_shortened", ref=item.ref))
-    similar = await store.similar_items(session, item, SIMILAR_MAX)
-    if similar:
-        listed = "; ".join(
-            f"{other.ref} «{_shorten(_one_line(other.title), 60)[0]}» ({score:.2f})"
-            for other, score in similar
-        )
-        lines.append("")
-        lines.append(t(lang, "moderation.card_similar", items=listed))
-    if item.status in DECIDABLE:
-        lines.append("")
-        lines.append(t(lang, "moderation.card_actions", ref=item.ref))
-    return Reply("\n".join(lines))
 
 
 # --- the desk --------------------------------------------------------------------------------
@@ -363,7 +233,7 @@ class _Desk:
         if person is None or identity is None:
             return
         lang = person.language
-        text = t(lang, key, ref=item.ref, title=_one_line(item.title), **values)
+        text = t(lang, key, ref=item.ref, title=one_line(item.title), **values)
         reply = Reply(text, _answer_buttons(lang) if answer_button else ())
         self.out.append(
             Outgoing(Recipient(Platform(identity.platform), identity.chat_id), reply, person.id)
@@ -447,7 +317,7 @@ async def _queue(desk: _Desk, rest: str) -> None:
                 "moderation.queue_item",
                 ref=item.ref,
                 kind=kind_label(desk.lang, item.KIND),
-                title=_shorten(_one_line(item.title), 80)[0],
+                title=shorten(one_line(item.title), 80)[0],
                 status=status_label(desk.lang, item.status),
                 when=when(item.created_at),
             )
@@ -655,7 +525,7 @@ async def _history(desk: _Desk, rest: str) -> None:
             )
         )
         if entry.reason:
-            lines.append(desk.t("moderation.history_reason", reason=_shorten(entry.reason, 300)[0]))
+            lines.append(desk.t("moderation.history_reason", reason=shorten(entry.reason, 300)[0]))
     desk.say_text("\n".join(lines))
 
 
@@ -864,96 +734,3 @@ async def handle_room_event(
     if desk.decided:
         await _clear_pending(desk)
     return desk.out
-
-
-# --- the submitter's side: answering a moderator's question ----------------------------------
-
-
-async def room_language(session: AsyncSession) -> str:
-    """The moderation room's language, as the Matrix adapter recorded it (English if unknown)."""
-    return await store.get_state(session, ROOM_LANGUAGE_KEY) or "en"
-
-
-async def _open_question_items(ctx: Context) -> list[Submission]:
-    assert ctx.person is not None
-    return await store.open_questions(ctx.session, ctx.person.id)
-
-
-async def answer_command(ctx: Context) -> list[Reply]:
-    """``/answer [ID] [text]``: answer a moderator's question (or be asked for the answer)."""
-    if ctx.person is None:
-        return [ctx.reply("errors.needs_consent")]
-    rest = ctx.msg.command[1] if ctx.msg.command else ""
-    waiting = await _open_question_items(ctx)
-    if not waiting:
-        return [ctx.reply("moderation.answer_nothing")]
-    head, _, tail = rest.partition(" ")
-    ref = parse_ref(head) if head else None
-    item: Submission | None = None
-    if ref is not None:
-        item = next((i for i in waiting if (i.KIND, i.id) == ref), None)
-        if item is None:
-            return [ctx.reply("moderation.answer_unknown", ref=ref_of(*ref))]
-        rest = tail
-    elif len(waiting) == 1:
-        item = waiting[0]
-    else:
-        listed = ", ".join(i.ref for i in waiting[:10])
-        return [ctx.reply("moderation.answer_which", refs=listed)]
-    if rest.strip():
-        return await _take_answer(ctx, item, rest)
-    return await ctx.enter(ANSWER_FLOW, "text", {"ref": item.ref})
-
-
-async def _ask_answer(ctx: Context) -> list[Reply]:
-    ref = parse_ref(str(ctx.data.get("ref", "")))
-    question = await store.last_question(ctx.session, *ref) if ref else None
-    return [
-        ctx.reply("moderation.answer_prompt", ref=ctx.data.get("ref", ""), question=question or "")
-    ]
-
-
-async def _answer_step(ctx: Context) -> list[Reply]:
-    ref = parse_ref(str(ctx.data.get("ref", "")))
-    item = None
-    if ref is not None and ctx.person is not None:
-        item = next((i for i in await _open_question_items(ctx) if (i.KIND, i.id) == ref), None)
-    if item is None:
-        ctx.end_flow()
-        return [ctx.reply("moderation.answer_nothing")]
-    return await _take_answer(ctx, item, ctx.msg.text)
-
-
-async def _take_answer(ctx: Context, item: Submission, text: str) -> list[Reply]:
-    answer = text.strip()
-    if len(answer) > ANSWER_MAX:
-        return [ctx.reply("moderation.answer_too_long", max=ANSWER_MAX, length=len(answer))]
-    if not answer:
-        return [ctx.reply("errors.empty")]
-    previous = item.status
-    if not await store.change_status(ctx.session, item, previous, Status.PENDING.value):
-        ctx.end_flow()
-        return [ctx.reply("moderation.answer_nothing")]
-    await store.record_decision(
-        ctx.session,
-        item,
-        moderator="submitter",
-        action="answer",
-        previous_status=previous,
-        new_status=Status.PENDING.value,
-        reason=answer,
-    )
-    lang = await room_language(ctx.session)
-    note = Reply(t(lang, "moderation.answer_received", ref=item.ref, answer=answer))
-    ctx.notifications.append(
-        Reply(note.text, to=thread_recipient(item.ref)),
-    )
-    if ctx.flow == ANSWER_FLOW:
-        ctx.end_flow()
-    return [ctx.reply("moderation.answer_thanks", ref=item.ref)]
-
-
-feature = Feature(
-    commands={"answer": Command(answer_command)},
-    flows={ANSWER_FLOW: {"text": Step(_ask_answer, _answer_step)}},
-)
