@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.adapters.matrix import (
+from bot.adapters.matrix_events import (
     CREATOR_POWER,
     RoomCreation,
     message_content,

@@ -1,0 +1,159 @@
+"""Matrix events in, Matrix messages out: the pure part of innobot's Matrix adapter.
+
+:func:`to_room_event` turns a Matrix event (its JSON ``source``) into the platform-neutral
+:class:`~handlers.moderation.RoomEvent`; :func:`power_level` computes a member's power as the
+homeserver does for authorization; :func:`message_content` renders a reply as an
+``m.room.message`` with a plain ``body`` and an HTML ``formatted_body``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from handlers.core import Reply
+from handlers.markup import to_html, to_plain
+from handlers.moderation import RoomEvent
+
+HTML_FORMAT: Final = "org.matrix.custom.html"
+TEXT_MAX: Final = 20_000  # characters of one message; Matrix events are at most 64 KiB
+
+
+def _strip_reply_fallback(body: str) -> str:
+    """Drop the quoted original that clients put before a reply (``> <@user> ...``)."""
+    lines = body.split("\n")
+    if not lines or not lines[0].startswith("> "):
+        return body
+    index = 0
+    while index < len(lines) and lines[index].startswith(">"):
+        index += 1
+    return "\n".join(lines[index:]).lstrip("\n")
+
+
+def to_room_event(room_id: str, source: Mapping[str, Any], own_user: str) -> RoomEvent | None:
+    """A room event as moderation sees it, or None if it is nothing to act on.
+
+    Edits are ignored (an edited command is not run again), as are redacted events, notices
+    (what bots say), the bot's own events and anything that is neither text nor a reaction.
+    """
+    sender = source.get("sender")
+    event_id = source.get("event_id")
+    content = source.get("content")
+    if not isinstance(sender, str) or not isinstance(event_id, str) or sender == own_user:
+        return None
+    if not isinstance(content, Mapping) or not content:
+        return None
+    unsigned = source.get("unsigned")
+    if isinstance(unsigned, Mapping) and "redacted_because" in unsigned:
+        return None
+    relates = content.get("m.relates_to")
+    relates = relates if isinstance(relates, Mapping) else {}
+    kind = source.get("type")
+    if kind == "m.reaction":
+        if relates.get("rel_type") != "m.annotation":
+            return None
+        key, target = relates.get("key"), relates.get("event_id")
+        if not isinstance(key, str) or not isinstance(target, str):
+            return None
+        return RoomEvent(room_id, sender, event_id, reaction=key[:16], reacts_to=target)
+    if kind != "m.room.message" or content.get("msgtype") not in ("m.text", "m.emote"):
+        return None
+    if relates.get("rel_type") == "m.replace" or "m.new_content" in content:
+        return None
+    body = content.get("body")
+    if not isinstance(body, str):
+        return None
+    root: str | None = None
+    reply_to = relates.get("m.in_reply_to")
+    if relates.get("rel_type") == "m.thread" and isinstance(relates.get("event_id"), str):
+        root = relates["event_id"]
+    elif isinstance(reply_to, Mapping) and isinstance(reply_to.get("event_id"), str):
+        root = reply_to["event_id"]
+        body = _strip_reply_fallback(body)
+    return RoomEvent(room_id, sender, event_id, text=body, thread_root=root)
+
+
+CREATOR_POWER: Final = 2**53 - 1  # "infinite", as room version 12 gives its creators
+
+
+@dataclass(frozen=True, slots=True)
+class RoomCreation:
+    """Who created a room, and under which rules (from its immutable ``m.room.create`` event)."""
+
+    creator: str
+    version: str = "1"
+    additional_creators: frozenset[str] = frozenset()
+
+    @property
+    def privileged_creators(self) -> bool:
+        """Room versions 12 and later give creators unlimited power, outside the power levels."""
+        if self.version == "org.matrix.hydra.11":
+            return True
+        return self.version.isdigit() and int(self.version) >= 12
+
+    def is_creator(self, user_id: str) -> bool:
+        return user_id == self.creator or user_id in self.additional_creators
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> RoomCreation:
+        content = event.get("content")
+        content = content if isinstance(content, Mapping) else {}
+        extra = content.get("additional_creators")
+        return cls(
+            creator=str(event.get("sender", "")),
+            version=str(content.get("room_version", "1")),
+            additional_creators=frozenset(str(u) for u in extra if isinstance(u, str))
+            if isinstance(extra, list)
+            else frozenset(),
+        )
+
+
+def power_level(
+    levels: Mapping[str, Any] | None, user_id: str, creation: RoomCreation | None = None
+) -> int:
+    """A user's power level, as the homeserver computes it for authorization."""
+    if creation is not None and creation.privileged_creators and creation.is_creator(user_id):
+        return CREATOR_POWER
+    if levels is None:
+        return 100 if creation is not None and user_id == creation.creator else 0
+    users = levels.get("users")
+    default = levels.get("users_default", 0)
+    level = users.get(user_id, default) if isinstance(users, Mapping) else default
+    try:
+        return int(level)
+    except (TypeError, ValueError):
+        return 0
+
+
+def message_content(reply: Reply, thread_root: str | None = None) -> dict[str, Any]:
+    """An ``m.room.message`` content: plain ``body`` and HTML ``formatted_body``."""
+    text = reply.text if len(reply.text) <= TEXT_MAX else reply.text[:TEXT_MAX] + "…"
+    labels = [button.label for row in reply.buttons for button in row]
+    if labels:
+        text += "\n" + "\n".join(f"{n}. {label}" for n, label in enumerate(labels, 1))
+    content: dict[str, Any] = {
+        "msgtype": "m.text",
+        "body": to_plain(text),
+        "format": HTML_FORMAT,
+        "formatted_body": to_html(text).replace("\n", "<br>\n"),
+    }
+    if thread_root is not None:
+        content["m.relates_to"] = {
+            "rel_type": "m.thread",
+            "event_id": thread_root,
+            "is_falling_back": True,
+            "m.in_reply_to": {"event_id": thread_root},
+        }
+    return content
+
+
+SYNC_FILTER: Final[dict[str, Any]] = {
+    "presence": {"not_types": ["*"]},
+    "account_data": {"not_types": ["*"]},
+    "room": {
+        "ephemeral": {"not_types": ["*"]},
+        "account_data": {"not_types": ["*"]},
+        "timeline": {"limit": 100},
+    },
+}
