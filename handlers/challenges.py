@@ -302,6 +302,20 @@ async def browse_command(ctx: Context) -> list[Reply]:
     return await _search(ctx, words)
 
 
+async def challenge_from_text(ctx: Context) -> list[Reply]:
+    if ctx.person is None:
+        return [ctx.reply("errors.needs_consent")]
+    return await new_challenge(ctx)
+
+
+async def browse_from_text(ctx: Context) -> list[Reply]:
+    """Free text asking for challenges: the open ones, newest first (typed words would rank by
+    the request's own phrasing, which says little about the subject)."""
+    if ctx.person is None:
+        return [ctx.reply("errors.needs_consent")]
+    return await _search(ctx, "")
+
+
 async def _search(ctx: Context, words: str) -> list[Reply]:
     if len(words) > QUERY_MAX:
         return [ctx.reply("profiles.query_too_long", max=QUERY_MAX)]
@@ -490,4 +504,5 @@ feature = Feature(
         BROWSE: {"page": Step(_show_page, _answer_page)},
         CLOSE: {"confirm": Step(_ask_close, _answer_close, expects_text=False)},
     },
+    intents={"post_challenge": challenge_from_text, "browse_challenges": browse_from_text},
 )

@@ -425,9 +425,9 @@ def topic_names(ctx: Context) -> dict[str, str]:
     return {name: ctx.t(f"topics.{name}") for name in TOPICS}
 
 
-async def _search(ctx: Context, kind: ItemKind) -> list[Reply]:
+async def _search(ctx: Context, kind: ItemKind, typed: str | None = None) -> list[Reply]:
     section = "partners" if kind is ItemKind.SOLUTION else "labs"
-    words = one_line(ctx.msg.command[1] if ctx.msg.command else "")
+    words = one_line(typed if typed is not None else ctx.msg.command[1] if ctx.msg.command else "")
     if not words:
         return [ctx.reply(f"profiles.{section}_usage")]
     if len(words) > QUERY_MAX:
@@ -461,6 +461,27 @@ async def search_labs(ctx: Context) -> list[Reply]:
     return await _search(ctx, ItemKind.INFRASTRUCTURE)
 
 
+# --- free text: "we could offer…", "looking for a partner who…" ------------------------------
+
+
+async def profile_from_text(ctx: Context) -> list[Reply]:
+    if ctx.person is None:
+        return [ctx.reply("errors.needs_consent")]
+    return await new_profile(ctx)
+
+
+async def partners_from_text(ctx: Context) -> list[Reply]:
+    if ctx.person is None:
+        return [ctx.reply("errors.needs_consent")]
+    return await _search(ctx, ItemKind.SOLUTION, ctx.msg.text[:QUERY_MAX])
+
+
+async def labs_from_text(ctx: Context) -> list[Reply]:
+    if ctx.person is None:
+        return [ctx.reply("errors.needs_consent")]
+    return await _search(ctx, ItemKind.INFRASTRUCTURE, ctx.msg.text[:QUERY_MAX])
+
+
 feature = Feature(
     commands={
         "profile": Command(new_profile),
@@ -469,4 +490,9 @@ feature = Feature(
         "labs": Command(search_labs),
     },
     flows={"profile": PROFILE_FORM.steps(), "lab": LAB_FORM.steps()},
+    intents={
+        "offer_solution": profile_from_text,
+        "find_partners": partners_from_text,
+        "find_infrastructure": labs_from_text,
+    },
 )

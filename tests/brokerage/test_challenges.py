@@ -225,3 +225,18 @@ async def test_show_follows_the_owners_choice_of_confidentiality(
         )
         == 1
     )
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"),
+    [("en", "show me the open challenges"), ("it", "ci sono sfide aperte?"),
+     ("sv", "finns det några utmaningar?")],
+)  # fmt: skip
+async def test_asking_for_challenges_in_words(
+    lang: str, text: str, chat: ChatFactory, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    ref = await _publish(chat, sessions, "1", NEEDS["en"])
+    ada = await person(chat(user_id="2"), lang)
+    await ada.send(text)
+    assert t(lang, "challenges.browse_head", count=1, page=1, pages=1, words="") in ada.text
+    assert ada.buttons[0].label == ref
