@@ -3,11 +3,11 @@
 The jobs are few and fixed (:data:`JOBS`); what they work on lives in innobot's own tables, so
 every run is idempotent and a late or repeated run does no harm:
 
-- ``alerts.announce`` fans approved challenges out to instant subscribers, in batches;
-- ``alerts.digests`` makes the daily and weekly digests that are due, at each subscriber's local
+- ``alerts:announce`` fans approved challenges out to instant subscribers, in batches;
+- ``alerts:digests`` makes the daily and weekly digests that are due, at each subscriber's local
   time (DST-safe: see :func:`storage.alerts.next_delivery`);
-- ``alerts.deadlines`` reminds interested people three days before a challenge closes;
-- ``alerts.followups`` asks both sides how an introduction went, some weeks after it.
+- ``alerts:deadlines`` reminds interested people three days before a challenge closes;
+- ``alerts:followups`` asks both sides how an introduction went, some weeks after it.
 - ``engagement:consultations-and-reminders`` opens and closes consultations and reminds people
   of the events they registered for, the day before and an hour before.
 
@@ -189,10 +189,10 @@ class JobSpec:
 
 
 JOBS: tuple[JobSpec, ...] = (
-    JobSpec("alerts.announce", announce_challenges, 10.0),
-    JobSpec("alerts.digests", make_digests, 60.0),
-    JobSpec("alerts.deadlines", remind_deadlines, 3600.0),
-    JobSpec("alerts.followups", follow_up_introductions, 6 * 3600.0),
+    JobSpec("alerts:announce", announce_challenges, 10.0),
+    JobSpec("alerts:digests", make_digests, 60.0),
+    JobSpec("alerts:deadlines", remind_deadlines, 3600.0),
+    JobSpec("alerts:followups", follow_up_introductions, 6 * 3600.0),
     JobSpec("engagement:consultations-and-reminders", run_engagement, 60.0),
 )
 
@@ -414,6 +414,9 @@ class AlertScheduler:
         )
         scheduler.start()
         now = datetime.now(UTC)
+        for job in scheduler.get_jobs():
+            if job.id not in {spec.id for spec in self._specs}:
+                scheduler.remove_job(job.id)  # a job this version of innobot no longer has
         for spec in self._specs:
             trigger = IntervalTrigger(seconds=spec.every, timezone=UTC)
             job = scheduler.get_job(spec.id)

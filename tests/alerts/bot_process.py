@@ -79,7 +79,7 @@ async def main() -> None:
         fanout_batch=int(os.environ.get("INNOBOT_TEST_FANOUT_BATCH", store.FANOUT_BATCH)),
     )
     # The announcing job every half second, so that a restarted process resumes at once.
-    specs = [JobSpec(s.id, s.func, 0.5 if s.id == "alerts.announce" else s.every) for s in JOBS]
+    specs = [JobSpec(s.id, s.func, 0.5 if s.id == "alerts:announce" else s.every) for s in JOBS]
     url = settings.resolved_database_url()
     app.scheduler = AlertScheduler(
         app.sessions, jobs, engine=None if is_sqlite(url) else app.engine, specs=specs

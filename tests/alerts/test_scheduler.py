@@ -120,9 +120,11 @@ async def test_runs_missed_while_down_are_caught_up_once(
     assert job_now.next_run_time > datetime.now(UTC)  # nothing else is due
 
 
-async def test_innobots_jobs_are_all_scheduled(
+async def test_innobots_jobs_are_all_scheduled_and_no_others(
     make_scheduler: MakeScheduler, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
+    older = await make_scheduler()  # a version of innobot with another job
+    await older.stop()
     scheduler = await make_scheduler(specs=JOBS)
     await scheduler.stop()
     jobs = await stored(sessions)
