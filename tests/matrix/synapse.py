@@ -172,19 +172,16 @@ class Synapse:
     def start(self, timeout: float = 90.0) -> None:
         if not self.config.exists():
             self.write_config()
-        self._process = subprocess.Popen(
-            [
-                str(self.venv / "bin" / "python"),
-                "-m",
-                "synapse.app.homeserver",
-                "-c",
-                str(self.config),
-            ],
-            cwd=self.root,
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.root / "stderr.log", "ab"),  # noqa: SIM115 (kept for the process)
-            start_new_session=True,
-        )
+        command = [str(self.venv / "bin" / "python"), "-m", "synapse.app.homeserver"]
+        # The child keeps its own copy of the log file's descriptor.
+        with open(self.root / "stderr.log", "ab") as stderr:
+            self._process = subprocess.Popen(
+                [*command, "-c", str(self.config)],
+                cwd=self.root,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
