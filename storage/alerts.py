@@ -299,7 +299,8 @@ class SubscriptionSpec:
         sub.keywords = list(self.keywords)
         sub.region = self.region
         sub.frequency = self.frequency
-        sub.weekday = self.weekday if self.frequency == Frequency.WEEKLY.value else None
+        weekly = self.frequency == Frequency.WEEKLY.value
+        sub.weekday = (self.weekday if self.weekday in range(7) else 0) if weekly else None
         sub.delivery_time = self.delivery_time
         sub.timezone = self.timezone
         sub.quiet_start = self.quiet_start

@@ -319,3 +319,14 @@ async def test_a_person_without_a_reachable_account_gets_no_digest(
         assert (await session.scalars(select(Subscription.next_run_at))).one() == utc(
             2026, 6, 11, 7
         )
+
+
+async def test_a_weekly_subscription_without_a_day_goes_out_on_mondays(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session, session.begin():
+        person = await add_person(session, 1)
+        sub = await subscribe(session, person, frequency=Frequency.WEEKLY, weekday=None)
+        assert sub.weekday == 0
+        assert sub.next_run_at is not None
+        assert sub.next_run_at.astimezone(ROME).weekday() == 0
