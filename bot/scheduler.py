@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 LEADER_KEY = 1  # one leader per database
 DIGEST_BATCH = 200  # digests made per transaction
+BATCH_PAUSE = 0.05  # seconds between two batches of a job
 WRITE_RETRY = 2.0  # seconds before writing a job again after a database error
 STOP_GRACE = 10.0  # seconds a running job gets to finish when innobot stops
 
@@ -65,6 +66,10 @@ class AlertJobs:
     wake: Callable[[], None] = lambda: None
     fanout_batch: int = store.FANOUT_BATCH
     digest_batch: int = DIGEST_BATCH
+    # Between two batches: SQLite's write lock is not fair (a writer retrying after a busy
+    # answer loses to one that begins again at once), so a fan-out leaves a gap for the
+    # transactions of people talking to the bot.
+    pause: float = BATCH_PAUSE
     running: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @contextlib.contextmanager
@@ -90,6 +95,7 @@ class AlertJobs:
                 if queued:
                     total += queued
                     self.wake()
+                await asyncio.sleep(self.pause)
         return total
 
     async def digests(self) -> int:
@@ -114,6 +120,7 @@ class AlertJobs:
                     self.wake()
                 if len(due) < self.digest_batch:
                     break
+                await asyncio.sleep(self.pause)
         return total
 
     async def _skip(self, subscription_ids: Sequence[int], now: datetime) -> None:

@@ -18,7 +18,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,7 +49,7 @@ KEYWORD_MIN = 2
 KEYWORD_MAX = 40
 REGION_MAX = 120
 
-FANOUT_BATCH = 200  # subscriptions per fan-out transaction (short: replies wait for none)
+FANOUT_BATCH = 100  # subscriptions per fan-out transaction (short: replies wait for none)
 DIGEST_ITEMS = 10  # challenges per digest message
 DIGEST_MAX_ITEMS = 50  # challenges listed in one digest; more are counted, not listed
 # A digest also looks this far behind the end of the last one, for approvals whose transaction
@@ -449,27 +449,27 @@ async def record_alerts(
     return inserted
 
 
-def _queue(
-    session: AsyncSession,
-    identity: Identity,
-    kind: str,
-    dedupe_key: str,
-    payload: dict[str, Any],
-    due: datetime,
-) -> OutboxMessage:
-    row = OutboxMessage(
-        platform=identity.platform,
-        chat_id=identity.chat_id,
-        person_id=identity.person_id,
-        kind=kind,
-        dedupe_key=dedupe_key[:255],
-        priority=ALERT_PRIORITY,
-        payload={"text": "", **payload},
-        status=OutboxStatus.PENDING.value,
-        next_attempt_at=due,
-    )
-    session.add(row)
-    return row
+def _row(
+    identity: Identity, kind: str, dedupe_key: str, payload: dict[str, Any], due: datetime
+) -> dict[str, Any]:
+    """An outbox row for an alert to ``identity``'s chat (its text is written when sent)."""
+    return {
+        "platform": identity.platform,
+        "chat_id": identity.chat_id,
+        "person_id": identity.person_id,
+        "kind": kind,
+        "dedupe_key": dedupe_key[:255],
+        "priority": ALERT_PRIORITY,
+        "payload": {"text": "", **payload},
+        "status": OutboxStatus.PENDING.value,
+        "next_attempt_at": due,
+    }
+
+
+async def _queue(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert outbox rows in one statement (a fan-out's transaction stays short)."""
+    if rows:
+        await session.execute(insert(OutboxMessage), rows)
 
 
 # --- instant alerts ----------------------------------------------------------------------------
@@ -534,18 +534,18 @@ async def fan_out_next(
             first_match[sub.person_id] = sub
     identities = await reachable_identities(session, first_match)
     entries = [(pid, challenge.id, sub.id) for pid, sub in first_match.items() if pid in identities]
-    queued = 0
-    for person_id, _ in sorted(await record_alerts(session, AlertKind.NEW, entries, now)):
-        sub = first_match[person_id]
-        _queue(
-            session,
+    rows = [
+        _row(
             identities[person_id],
             KIND_ALERT,
             f"alert:{challenge.id}:{person_id}",
-            {"challenge": challenge.id, "subscription": sub.id},
-            first_free_moment(sub, now),
+            {"challenge": challenge.id, "subscription": first_match[person_id].id},
+            first_free_moment(first_match[person_id], now),
         )
-        queued += 1
+        for person_id, _ in sorted(await record_alerts(session, AlertKind.NEW, entries, now))
+    ]
+    await _queue(session, rows)
+    queued = len(rows)
     if subs:
         task.cursor = subs[-1].id
     if len(subs) < batch:
@@ -623,22 +623,26 @@ async def make_digest(session: AsyncSession, sub: Subscription, now: datetime) -
         listed = included[:DIGEST_MAX_ITEMS]
         parts = [listed[i : i + DIGEST_ITEMS] for i in range(0, len(listed), DIGEST_ITEMS)]
         stamp = period_end.strftime("%Y%m%dT%H%M")
-        for number, part in enumerate(parts, start=1):
-            payload: dict[str, Any] = {
-                "challenges": part,
-                "subscription": sub.id,
-                "part": number,
-                "parts": len(parts),
-                "total": size,
-            }
-            _queue(
-                session,
-                identity,
-                KIND_DIGEST,
-                f"digest:{sub.id}:{stamp}:{number}",
-                payload,
-                first_free_moment(sub, now),
-            )
+        due = first_free_moment(sub, now)
+        await _queue(
+            session,
+            [
+                _row(
+                    identity,
+                    KIND_DIGEST,
+                    f"digest:{sub.id}:{stamp}:{number}",
+                    {
+                        "challenges": part,
+                        "subscription": sub.id,
+                        "part": number,
+                        "parts": len(parts),
+                        "total": size,
+                    },
+                    due,
+                )
+                for number, part in enumerate(parts, start=1)
+            ],
+        )
     sub.last_covered_until = period_end
     at, tz, weekday = schedule_of(sub)
     sub.next_run_at = next_delivery(max(now, period_end), at, tz, weekday)
@@ -671,7 +675,7 @@ async def queue_deadline_reminders(session: AsyncSession, now: datetime) -> int:
     """Remind everyone who showed interest in a challenge that closes within three days."""
     today = now.date()
     horizon = (now + REMINDER_BEFORE).date()
-    rows = (
+    interested = (
         await session.execute(
             select(ChallengeAlert.person_id, Challenge.id)
             .join(Challenge, Challenge.id == ChallengeAlert.challenge_id)
@@ -684,23 +688,24 @@ async def queue_deadline_reminders(session: AsyncSession, now: datetime) -> int:
             )
         )
     ).all()
-    if not rows:
+    if not interested:
         return 0
-    identities = await reachable_identities(session, (pid for pid, _ in rows))
-    entries = [(int(pid), int(cid), None) for pid, cid in rows if pid in identities]
+    identities = await reachable_identities(session, (pid for pid, _ in interested))
+    entries = [(int(pid), int(cid), None) for pid, cid in interested if pid in identities]
     new = await record_alerts(session, AlertKind.DEADLINE, entries, now)
     quiet = await _quiet_hours_of(session, {pid for pid, _ in new})
-    for person_id, challenge_id in sorted(new):
-        _queue(
-            session,
+    rows = [
+        _row(
             identities[person_id],
             KIND_REMINDER,
             f"reminder:{challenge_id}:{person_id}",
             {"challenge": challenge_id},
             first_free_moment(quiet.get(person_id), now),
         )
-    await session.flush()
-    return len(new)
+        for person_id, challenge_id in sorted(new)
+    ]
+    await _queue(session, rows)
+    return len(rows)
 
 
 async def _quiet_hours_of(session: AsyncSession, person_ids: set[int]) -> dict[int, Subscription]:
@@ -757,26 +762,25 @@ async def queue_outcome_followups(session: AsyncSession, now: datetime) -> int:
             .limit(500)
         )
     ).all()
-    queued = 0
+    rows = []
     for match in matches:
         match.outcome_asked_at = now
         parties = await match_parties(session, match)
         identities = await reachable_identities(session, parties)
-        for person_id in sorted(parties):
-            identity = identities.get(person_id)
-            if identity is None:
-                continue
-            _queue(
-                session,
-                identity,
+        rows += [
+            _row(
+                identities[pid],
                 KIND_FOLLOWUP,
-                f"followup:{match.id}:{person_id}",
+                f"followup:{match.id}:{pid}",
                 {"match": match.id},
                 now,
             )
-            queued += 1
+            for pid in sorted(parties)
+            if pid in identities
+        ]
+    await _queue(session, rows)
     await session.flush()
-    return queued
+    return len(rows)
 
 
 # --- when a person cannot be reached -----------------------------------------------------------
