@@ -27,6 +27,10 @@ class Analysis:
     intent: str
     intent_score: float
     topics: tuple[tuple[str, float], ...] = ()
+    # Whether the intent is sure enough to act on without asking.
+    confident: bool = True
+    # In-scope intents worth offering when not confident, likeliest first.
+    candidates: tuple[tuple[str, float], ...] = ()
 
 
 class TextAnalyzer(Protocol):

@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+CLARIFY = "clarify"
+OUT_OF_SCOPE = "out_of_scope"
+
 # Commands that work in the middle of a flow without leaving it (the buttons under an alert
 # run /alerts and /remind: they are one tap, whatever the person is doing).
 FLOW_SAFE_COMMANDS = frozenset({"help", "alerts", "remind"})
@@ -57,6 +60,8 @@ class Router:
         self.flows: dict[str, Mapping[str, Step]] = {}
         self.intents: dict[str, Handler] = {}
         self.group_handlers: list[GroupHandler] = []
+        # Asking which of the likeliest intents a doubtful free text meant.
+        self.flows[CLARIFY] = {"choose": Step(self._ask_intent, self._answer_intent)}
         for feature in self.features:
             if feature.group is not None:
                 self.group_handlers.append(feature.group)
@@ -171,7 +176,37 @@ class Router:
     async def _route_free_text(self, ctx: Context) -> list[Reply]:
         text = ctx.msg.text[: ctx.limits.text_max]
         analysis = ctx.analyzer.analyze(text)
-        handler = self.intents.get(analysis.intent)
+        if not analysis.confident:
+            options = [name for name, _ in analysis.candidates if name in self.intents]
+            if options:
+                return await ctx.enter(CLARIFY, "choose", {"text": text, "options": options})
+        handler = self.intents.get(analysis.intent) or self.intents.get(OUT_OF_SCOPE)
+        if handler is None:
+            return [ctx.reply("errors.not_understood")]
+        return await handler(ctx)
+
+    def _intent_options(self, ctx: Context) -> list[tuple[str, str]]:
+        names = [*ctx.data.get("options", []), OUT_OF_SCOPE]
+        return [
+            (ctx.t("clarify.none" if name == OUT_OF_SCOPE else f"clarify.{name}"), name)
+            for name in names
+        ]
+
+    async def _ask_intent(self, ctx: Context) -> list[Reply]:
+        buttons = ctx.choices(self._intent_options(ctx), per_row=1)
+        return [ctx.reply("clarify.ask", buttons=buttons)]
+
+    async def _answer_intent(self, ctx: Context) -> list[Reply]:
+        chosen = ctx.chosen(self._intent_options(ctx))
+        text = str(ctx.data.get("text", ""))
+        ctx.end_flow()
+        if chosen is None:
+            # Something else was typed instead of a choice: it is a new message.
+            ctx.button_value = None
+            return await self._route_free_text(ctx)
+        ctx.msg = replace(ctx.msg, text=text, button=None, kind=ContentKind.TEXT)
+        ctx.button_value = None
+        handler = self.intents.get(chosen) or self.intents.get(OUT_OF_SCOPE)
         if handler is None:
             return [ctx.reply("errors.not_understood")]
         return await handler(ctx)

@@ -93,7 +93,14 @@ class Classification:
 
     @property
     def analysis(self) -> Analysis:
-        return Analysis(self.lang, self.intent, self.intent_score, self.topics)
+        return Analysis(
+            self.lang,
+            self.intent,
+            self.intent_score,
+            self.topics,
+            confident=self.confident,
+            candidates=self.candidates(),
+        )
 
     @property
     def confident(self) -> bool:
