@@ -216,3 +216,25 @@ async def test_the_ledger_counts_one_announcement_per_person_and_challenge(
     async with sessions() as session:
         kinds = (await session.scalars(select(ChallengeAlert.kind))).all()
     assert kinds == [AlertKind.NEW.value] * 4
+
+
+async def test_a_challenge_approved_in_the_moderation_room_is_announced(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    from handlers.moderation import DeskConfig, RoomEvent, handle_room_event
+
+    await add_subscribers(sessions, 100, 2)
+    async with sessions() as session, session.begin():
+        challenge = await add_challenge(session, status=Status.PENDING, approved_at=None)
+    room = "!moderation:localhost"
+
+    async def power() -> int:
+        return 100
+
+    async with sessions() as session, session.begin():
+        event = RoomEvent(
+            room, "@moderator:localhost", "$approve", text=f"!approve {challenge.ref}"
+        )
+        await handle_room_event(session, event, DeskConfig(frozenset({room})), power)
+    assert await AlertJobs(sessions).announce() == 2
+    assert await alerted(sessions) == ["100", "101"]
