@@ -146,7 +146,7 @@ def _doc_features(
         unigrams = numpy.asarray(word_keys, dtype="uint64")
         grams = [unigrams]
         for n in range(2, min(word_ngrams, len(unigrams)) + 1):
-            grams.append(model.ops.ngrams(n, unigrams))  # type: ignore[arg-type]
+            grams.append(model.ops.ngrams(n, unigrams))
         unique, counts = numpy.unique(numpy.concatenate(grams), return_counts=True)
         doc_keys.append(unique)
         doc_vals.append(counts.astype("float32") * word_weight)

@@ -10,7 +10,7 @@ correction. ``innobot nlp export-feedback`` writes them as lines of the project'
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,9 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.context import Analysis
 from nlp.labels import TOPICS
 from storage.db import create_engine, session_factory
-from storage.models import Challenge, Idea, InfrastructureProfile, SolutionProfile
+from storage.models import Challenge, Idea, InfrastructureProfile, SolutionProfile, Submission
 
-SUBMISSIONS = (Idea, Challenge, SolutionProfile, InfrastructureProfile)
+SUBMISSIONS: tuple[type[Submission], ...] = (
+    Idea,
+    Challenge,
+    SolutionProfile,
+    InfrastructureProfile,
+)
 
 
 def topic_fields(analysis: Analysis) -> tuple[list[str], dict[str, float]]:
@@ -57,7 +62,8 @@ async def corrections(
     """Training lines for corrected items (or, with ``everything``, every item with topics)."""
     for model in SUBMISSIONS:
         result = await session.stream_scalars(select(model).order_by(model.id))
-        async for item in result:
+        async for found in result:
+            item = cast(Submission, found)
             topics = item.topics or ()
             if everything:
                 wanted = any(t in TOPICS for t in topics)
