@@ -179,8 +179,12 @@ async def main_async(args: argparse.Namespace) -> None:
         with tempfile.TemporaryDirectory(prefix="innobot-load-") as tmp:
             for count in args.processes:
                 url = await asyncio.to_thread(database, f"load_{count}p")
-                for step in await run_processes(url, count, args.rates, args.seconds, Path(tmp)):
+                before = os.getloadavg()[0]
+                steps = await run_processes(url, count, args.rates, args.seconds, Path(tmp))
+                for step in steps:
                     show(step)
+                # Other work on the machine takes cores from the figures above: say how much.
+                print(f"  (load average {before:.1f} before, {os.getloadavg()[0]:.1f} after)")
     finally:
         await asyncio.to_thread(cleanup)
 

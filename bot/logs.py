@@ -36,6 +36,9 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Python's warnings (libraries' deprecation and usage warnings) become log records too, so
+    # that with the JSON format every line of innobot's output is one JSON object.
+    logging.captureWarnings(True)
     # Libraries log request URLs (which contain the bot token) at INFO.
     for noisy in ("httpx", "telegram", "apscheduler", "aiohttp.access", "nio"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

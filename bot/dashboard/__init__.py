@@ -9,7 +9,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.dashboard.auth import CONFIG, PREFIX, SESSIONS, DashboardConfig, guard
-from bot.dashboard.views import TEMPLATES, routes, template_environment
+from bot.dashboard.views import TEMPLATES, error_pages, routes, template_environment
 
 __all__ = ["PREFIX", "DashboardConfig", "build_dashboard"]
 
@@ -18,7 +18,7 @@ def build_dashboard(
     sessions: async_sessionmaker[AsyncSession], config: DashboardConfig | None = None
 ) -> web.Application:
     """The dashboard as an application to mount at :data:`PREFIX` (``app.add_subapp``)."""
-    app = web.Application(middlewares=[guard])
+    app = web.Application(middlewares=[error_pages, guard])
     app[SESSIONS] = sessions
     app[CONFIG] = config or DashboardConfig()
     app[TEMPLATES] = template_environment()

@@ -19,8 +19,10 @@ from bot.dashboard.auth import (
     CONFIG,
     FORM,
     PREFIX,
+    SECURITY_HEADERS,
     SESSIONS,
     SIGNED_IN,
+    Handler,
     safe_next,
     same_token,
 )
@@ -83,6 +85,24 @@ def render(
         )
     )
     return web.Response(text=page, content_type="text/html", status=status)
+
+
+ERROR_MESSAGES: Final = {403: "errors.forbidden", 404: "errors.not_found"}
+
+
+@web.middleware
+async def error_pages(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A refused or unknown page, said in the reader's language (the status stays)."""
+    try:
+        return await handler(request)
+    except web.HTTPException as error:
+        key = ERROR_MESSAGES.get(error.status)
+        if key is None:
+            raise
+        texts = texts_for(request)
+        page = render(request, "error.html", status=error.status, page="error", message=texts(key))
+        page.headers.update(SECURITY_HEADERS)
+        return page
 
 
 # --- signing in and out ------------------------------------------------------------------------

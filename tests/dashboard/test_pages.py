@@ -129,15 +129,19 @@ async def test_forms_need_the_sessions_token(signed_in: Dashboard) -> None:
         data = {"language": "it"} if token is None else {"language": "it", "csrf": token}
         response = await signed_in.client.post("/dashboard/language", data=data)
         assert response.status == 403
+        assert "This request was refused. Reload the page and try again." in await response.text()
     page = await (await signed_in.get("/dashboard/")).text()
     assert "<h1>Participation</h1>" in page  # the language did not change
 
 
 async def test_a_post_from_another_site_is_refused(signed_in: Dashboard) -> None:
     response = await signed_in.post(
-        "/dashboard/language", {"language": "it"}, headers={"Origin": "https://evil.example"}
+        "/dashboard/language",
+        {"language": "it"},
+        headers={"Origin": "https://evil.example", "Accept-Language": "it"},
     )
     assert response.status == 403
+    assert "Richiesta rifiutata." in await response.text()
     same_site = await signed_in.post(
         "/dashboard/language",
         {"language": "it"},
@@ -262,6 +266,9 @@ async def test_the_stylesheet_is_public_and_unknown_pages_are_not_found(
     missing = await dashboard.get("/dashboard/nothing-here", allow_redirects=False)
     assert missing.status == 404
     assert missing.headers["X-Frame-Options"] == "DENY"
+    assert "<h1>This page does not exist.</h1>" in await missing.text()
+    swedish = await dashboard.get("/dashboard/nothing-here", headers={"Accept-Language": "sv"})
+    assert "<h1>This page does not exist.</h1>" in await swedish.text()  # the account's language
 
 
 def test_the_catalogs_have_the_same_keys_and_placeholders() -> None:

@@ -264,20 +264,22 @@ class ClusterBotAPI(FakeBotAPI):
         self._progress = asyncio.Condition()
 
     def _enqueue(self, update: dict[str, Any]) -> None:
-        # Replaces the double's single, sequential webhook delivery.
+        # Replaces the double's single, sequential webhook delivery. The turn is taken now, so
+        # that updates injected one right after the other go to different processes.
         self.injected_at[update["update_id"]] = time.monotonic()
-        task = asyncio.get_running_loop().create_task(self._deliver(update))
+        turn = next(self._turn)
+        task = asyncio.get_running_loop().create_task(self._deliver(update, turn))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _deliver(self, update: dict[str, Any]) -> None:
+    async def _deliver(self, update: dict[str, Any], turn: int) -> None:
         assert self._session is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._give_up_after
         failures_in_a_row = 0
         async with self._slots:
             while True:
-                upstream = self.upstreams[next(self._turn) % len(self.upstreams)]
+                upstream = self.upstreams[(turn + failures_in_a_row) % len(self.upstreams)]
                 try:
                     async with self._session.post(
                         f"{upstream}/telegram", json=update, headers={SECRET_HEADER: SECRET}
@@ -391,7 +393,9 @@ async def idea_journey(
     """From an idea told in free text to its submission, checking innobot's every answer.
 
     With ``double_confirm`` the confirm button is pressed twice at once, so two processes get
-    the two presses at the same moment: one submits the idea, the other finds the button stale.
+    the two presses at the same moment (:class:`ClusterBotAPI` sends updates injected one right
+    after the other to different processes): one submits the idea, the other finds the button
+    stale.
     """
     uid, lang = person.user_id, person.lang
     first = await _step(
