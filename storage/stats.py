@@ -48,6 +48,7 @@ ROLES: Final = tuple(role.value for role in Role)
 # The brokerage funnel, in order; a match that got further also passed every earlier stage.
 STAGES: Final = ("suggested", "interested", "introduced", "proposal", "contract")
 _STAGE_RANK: Final = {stage: rank for rank, stage in enumerate(STAGES)}
+DECLINED_BY_OWNER: Final = "owner"  # Match.outcome_by of a match the challenge owner declined
 # Submissions waiting for a moderator.
 WAITING: Final = (Status.PENDING.value, Status.NEEDS_INFO.value)
 AGE_BUCKETS: Final = (
@@ -158,18 +159,22 @@ def _by_total(table: dict[str, Counter[str]]) -> dict[str, dict[str, int]]:
 
 
 def stage_reached(
-    state: str, owner_intro_at: datetime | None, introduced_at: datetime | None
+    state: str,
+    owner_intro_at: datetime | None,
+    introduced_at: datetime | None,
+    outcome_by: str | None = None,
 ) -> int:
     """How far along the funnel a match got (an index into STAGES).
 
-    A declined match or one without follow-up keeps the stage its timestamps prove: introduced
-    when both sides accepted, interested when the challenge owner asked for the introduction.
+    A declined match, or one without follow-up, keeps the stage its record proves: introduced
+    when both sides accepted, interested when the challenge owner asked for the introduction or
+    turned the solver down (an owner only sees solvers who said they were interested).
     """
     if state in _STAGE_RANK:
         return _STAGE_RANK[state]
     if introduced_at is not None:
         return _STAGE_RANK["introduced"]
-    if owner_intro_at is not None:
+    if owner_intro_at is not None or outcome_by == DECLINED_BY_OWNER:
         return _STAGE_RANK["interested"]
     return _STAGE_RANK["suggested"]
 
@@ -191,13 +196,18 @@ async def funnel(session: AsyncSession, *, now: datetime | None = None) -> Funne
     topics: dict[str, Counter[str]] = defaultdict(Counter)
     cohorts: dict[str, Counter[str]] = defaultdict(Counter)
     query = select(
-        Match.state, Match.owner_intro_at, Match.introduced_at, Match.created_at, Challenge.topics
+        Match.state,
+        Match.owner_intro_at,
+        Match.introduced_at,
+        Match.outcome_by,
+        Match.created_at,
+        Challenge.topics,
     ).join(Challenge, Challenge.id == Match.challenge_id)
-    for state, owner_intro_at, introduced_at, created, challenge_topics in await session.execute(
-        query
-    ):
+    for state, owner_intro_at, introduced_at, by, created, challenge_topics in (
+        await session.execute(query)
+    ).tuples():
         ended[state] += 1
-        reached = STAGES[: stage_reached(state, owner_intro_at, introduced_at) + 1]
+        reached = STAGES[: stage_reached(state, owner_intro_at, introduced_at, by) + 1]
         for stage in reached:
             stages[stage] += 1
             cohorts[stage][month_key(created)] += 1

@@ -262,6 +262,9 @@ async def seed_programme(
                 notified_at=created,
                 owner_intro_at=clock.after(created, 30) if introduced else None,
                 introduced_at=clock.after(created, 50) if introduced else None,
+                outcome_by=rng.choice(("solver", "owner"))
+                if state == MatchState.DECLINED
+                else None,
                 created_at=created,
             )
         )

@@ -120,6 +120,7 @@ async def expected_figures(sessions: Sessions) -> dict[str, dict[str, int]]:
             Match.state.in_(("interested", "introduced", "proposal", "contract")),
             Match.owner_intro_at.is_not(None),
             Match.introduced_at.is_not(None),
+            Match.outcome_by == "owner",
         )
         reached_intro = or_(
             Match.state.in_(("introduced", "proposal", "contract")),

@@ -165,6 +165,26 @@ async def small_programme(sessions: Sessions) -> None:
                     state="proposal",
                     created_at=at("06-05 00:00"),
                 ),
+                Match(  # the solver was interested, the challenge owner was not
+                    challenge_id=c1.id,
+                    item_kind="idea",
+                    item_id=998,
+                    score=0.4,
+                    state="declined",
+                    outcome_by="owner",
+                    answered_at=at("06-07 00:00"),
+                    created_at=at("06-06 00:00"),
+                ),
+                Match(  # the solver was not interested
+                    challenge_id=c1.id,
+                    item_kind="idea",
+                    item_id=997,
+                    score=0.4,
+                    state="declined",
+                    outcome_by="solver",
+                    answered_at=at("06-07 00:00"),
+                    created_at=at("06-06 00:00"),
+                ),
             ]
         )
 
@@ -273,18 +293,20 @@ async def test_funnel_counts_each_match_at_every_stage_it_reached(programme: Ses
     async with programme() as session:
         funnel = await stats.funnel(session, now=NOW)
     assert funnel.stages == {
-        "suggested": 6,
-        "interested": 5,  # the declined match had been asked for by the owner
+        "suggested": 8,
+        # Two declined matches had got that far: one the owner asked to be introduced to, one
+        # the owner turned down after the solver's interest.
+        "interested": 6,
         "introduced": 3,  # the one without follow-up had been introduced
         "proposal": 2,
         "contract": 1,
     }
-    assert (funnel.declined, funnel.no_follow_up) == (1, 1)
+    assert (funnel.declined, funnel.no_follow_up) == (3, 1)
     assert funnel.topics == {
-        "energy": {"suggested": 5, "interested": 4, "introduced": 2, "proposal": 1, "contract": 1},
+        "energy": {"suggested": 7, "interested": 5, "introduced": 2, "proposal": 1, "contract": 1},
         "none": {"suggested": 1, "interested": 1, "introduced": 1, "proposal": 1, "contract": 0},
     }
-    assert funnel.monthly["suggested"][-2:] == (2, 4)
+    assert funnel.monthly["suggested"][-2:] == (2, 6)
     assert funnel.monthly["contract"][-2:] == (0, 1)
 
 
