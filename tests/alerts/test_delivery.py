@@ -182,7 +182,9 @@ async def test_a_user_who_blocked_innobot_has_their_alerts_stopped(
         ).all()
     assert identity.blocked_at is not None  # recorded
     assert (sub.active, sub.stopped_reason) == (False, store.STOP_BLOCKED)
-    assert sorted(statuses) == ["dropped", "failed"]  # one 403, the other never tried
+    # One 403; the other alert was either queued before the 403 and dropped, or never queued
+    # because the fan-out reached this person after their alerts had been stopped.
+    assert sorted(statuses) in (["dropped", "failed"], ["failed"])
     assert len([c for c in fake.calls if c.status == 403]) == 1
 
 
