@@ -206,11 +206,11 @@ async def test_a_programme_manager_reads_the_dashboard(
     (shots / "login.png").write_bytes(await browser.screenshot())
     await browser.type(await browser.find("#username"), "programme-manager")
     await browser.type(await browser.find("#password"), "not the password")
-    await browser.click(await browser.find("#sign-in"))
+    await browser.click_and_wait(await browser.find("#sign-in"))
     assert "not right" in await browser.text(await browser.find("#login-error"))
     await browser.type(await browser.find("#username"), "programme-manager")
     await browser.type(await browser.find("#password"), PASSWORD)
-    await browser.click(await browser.find("#sign-in"))
+    await browser.click_and_wait(await browser.find("#sign-in"))
     assert await browser.url() == f"{site}/dashboard/moderation"  # where the manager was going
 
     expected = await expected_figures(sessions)
@@ -237,14 +237,14 @@ async def test_a_programme_manager_reads_the_dashboard(
         assert private not in published
 
     await browser.select("#language", "it")
-    await browser.click(await browser.find("#change-language"))
+    await browser.click_and_wait(await browser.find("#change-language"))
     assert await browser.url() == f"{site}/dashboard/export"
     assert await browser.text(await browser.find("h1")) == "Open data"
     await browser.get(f"{site}/dashboard/")
     assert await browser.text(await browser.find("h1")) == "Partecipazione"
     assert await browser.text(await browser.find("#nav-brokerage")) == "Brokeraggio"
 
-    await browser.click(await browser.find("#logout"))
+    await browser.click_and_wait(await browser.find("#logout"))
     assert await browser.url() == f"{site}/dashboard/login?signed_out=1"
     await browser.get(f"{site}/dashboard/alerts")
     assert (await browser.url()).startswith(f"{site}/dashboard/login")

@@ -194,6 +194,25 @@ class Chromium:
     async def click(self, element: str) -> None:
         await self._call("POST", self._path(f"/element/{element}/click"), {})
 
+    async def click_and_wait(self, element: str, timeout: float = 15.0) -> None:
+        """Click something that loads another page, and wait until that page has loaded.
+
+        WebDriver's click returns before a form submission has navigated, so the old page is
+        marked first and the new one is recognised by not carrying the mark.
+        """
+        await self.execute("window.__innobotOldPage = true;")
+        await self.click(element)
+        async with asyncio.timeout(timeout):
+            while True:
+                try:
+                    if await self.execute(
+                        "return !window.__innobotOldPage && document.readyState === 'complete';"
+                    ):
+                        return
+                except WebDriverError:
+                    pass  # the page is between documents
+                await asyncio.sleep(0.05)  # WebDriver offers no navigation event to await
+
     async def select(self, css: str, value: str) -> None:
         """Choose the option with ``value`` in the select element ``css``."""
         await self.click(await self.find(f'{css} option[value="{value}"]'))
