@@ -1,14 +1,16 @@
 """Hashed bag-of-features text classifiers: word n-grams plus character n-grams of each word.
 
 Character n-grams make the classifiers robust to the typos, missing accents and inflections of
-real chat messages; the weights live in one hashed table (``length`` rows per label), so a model
-stays a few megabytes whatever the vocabulary.
+real chat messages, and let Italian, Swedish and English share what their words share
+("energia", "energi", "energy"). The weights live in one hashed table (``length`` rows per
+label), so a model stays a few megabytes whatever the vocabulary.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -19,9 +21,9 @@ from spacy.strings import hash_string
 from spacy.tokens import Doc
 from spacy.util import registry
 from thinc.api import Logistic, Model, SparseLinear_v2, chain, resizable, softmax_activation
-from thinc.layers.resizable import resize_linear_weighted
+from thinc.layers.resizable import resize_linear_weighted, resize_model
 
-# A hashed key per distinct feature string, cached: chat vocabularies are small and repetitive.
+# Words whose keys are remembered: chat vocabularies are small and repetitive.
 _CACHE_LIMIT = 200_000
 _NEG_BIAS = -5000.0  # bias of a label added after training (never predicted until trained)
 
@@ -54,14 +56,23 @@ def normalize_word(word: str, fold_accents: bool) -> str:
     return word
 
 
+@dataclass(frozen=True, slots=True)
+class FeatureSettings:
+    """Which features a classifier reads."""
+
+    word_ngrams: int = 2  # word unigrams up to n-grams; 0 for none
+    char_min: int = 3
+    char_max: int = 5  # character n-grams of each word; 0 for none
+    fold_accents: bool = True
+    word_weight: float = 1.0  # weight of word features against character ones
+    skip_stop_words: bool = False
+
+
 class _Keys:
     """Turns words into hashed feature keys, remembering the words it has seen."""
 
-    def __init__(self, char_min: int, char_max: int, fold_accents: bool, words: bool) -> None:
-        self.char_min = char_min
-        self.char_max = char_max
-        self.fold_accents = fold_accents
-        self.words = words
+    def __init__(self, settings: FeatureSettings) -> None:
+        self.settings = settings
         self.cache: dict[str, tuple[int, numpy.ndarray]] = {}
 
     def __call__(self, word: str) -> tuple[int, numpy.ndarray]:
@@ -69,20 +80,20 @@ class _Keys:
         found = self.cache.get(word)
         if found is not None:
             return found
-        norm = normalize_word(word, self.fold_accents)
-        word_key = hash_string("w" + norm)
+        s = self.settings
+        norm = normalize_word(word, s.fold_accents)
         padded = f"<{norm}>"
         grams = [
             padded[i : i + n]
-            for n in range(self.char_min, self.char_max + 1)
+            for n in range(s.char_min, s.char_max + 1)
             for i in range(len(padded) - n + 1)
         ]
-        if self.char_max and len(padded) < self.char_min:
+        if s.char_max and len(padded) < s.char_min:
             grams.append(padded)
         keys = numpy.asarray([hash_string("c" + g) for g in grams], dtype="uint64")
         if len(self.cache) >= _CACHE_LIMIT:
             self.cache.clear()
-        self.cache[word] = found = (word_key, keys)
+        self.cache[word] = found = (hash_string("w" + norm), keys)
         return found
 
 
@@ -97,85 +108,68 @@ def hashed_features(
 ) -> Model[list[Doc], Features]:
     """Keys, values and per-doc lengths for :class:`thinc.api.SparseLinear_v2`.
 
-    Word unigrams up to ``word_ngrams``-grams (0 for none) and character ``char_min``–``char_max``
-    grams of each word (``char_max`` 0 for none). Each doc's values are scaled to unit length,
-    so a long message is not more confident than a short one just because it is long.
+    Each doc's values are scaled to unit length, so that a long message is not more confident
+    than a short one just because it is long.
     """
-    keys = _Keys(char_min, char_max, fold_accents, words=word_ngrams > 0)
-    model: Model[list[Doc], Features] = Model(
-        "hashed_features",
-        partial(_features_forward, keys=keys),
-        attrs={
-            "word_ngrams": word_ngrams,
-            "char_min": char_min,
-            "char_max": char_max,
-            "fold_accents": fold_accents,
-            "word_weight": word_weight,
-            "skip_stop_words": skip_stop_words,
-        },
+    settings = FeatureSettings(
+        word_ngrams, char_min, char_max, fold_accents, word_weight, skip_stop_words
     )
-    return model
+    return Model(
+        "hashed_features",
+        partial(_features_forward, settings=settings, keys=_Keys(settings)),
+    )
 
 
-def _doc_features(
-    doc: Doc,
-    keys: _Keys,
-    word_ngrams: int,
-    use_chars: bool,
-    word_weight: float,
-    skip_stop: bool,
-    model: Model[list[Doc], Features],
+def doc_features(
+    doc: Doc, settings: FeatureSettings, keys: _Keys, model: Model[Any, Any]
 ) -> tuple[numpy.ndarray, numpy.ndarray]:
-    """The distinct feature keys of one doc and their values, scaled to unit length."""
-    char_parts: list[numpy.ndarray] = []
-    word_keys: list[int] = []
-    for token in doc:
-        if token.is_space or token.is_punct or (skip_stop and token.is_stop):
-            continue
-        word_key, char_keys = keys(token.text)
-        word_keys.append(word_key)
-        if use_chars:
-            char_parts.append(char_keys)
-    doc_keys: list[numpy.ndarray] = []
-    doc_vals: list[numpy.ndarray] = []
-    if char_parts:
-        unique, counts = numpy.unique(numpy.concatenate(char_parts), return_counts=True)
-        doc_keys.append(unique)
-        doc_vals.append(counts.astype("float32"))
-    if word_ngrams and word_keys:
-        unigrams = numpy.asarray(word_keys, dtype="uint64")
-        grams = [unigrams]
-        for n in range(2, min(word_ngrams, len(unigrams)) + 1):
-            grams.append(model.ops.ngrams(n, unigrams))
-        unique, counts = numpy.unique(numpy.concatenate(grams), return_counts=True)
-        doc_keys.append(unique)
-        doc_vals.append(counts.astype("float32") * word_weight)
-    if not doc_keys:
+    """The distinct feature keys of one doc and their values."""
+    words: list[tuple[int, numpy.ndarray]] = [
+        keys(token.text)
+        for token in doc
+        if not (token.is_space or token.is_punct or (settings.skip_stop_words and token.is_stop))
+    ]
+    if not words:
         return numpy.zeros((0,), dtype="uint64"), numpy.zeros((0,), dtype="float32")
-    vals = numpy.concatenate(doc_vals)
+    groups: list[tuple[numpy.ndarray, float]] = []
+    if settings.char_max:
+        groups.append((numpy.concatenate([chars for _, chars in words]), 1.0))
+    if settings.word_ngrams:
+        unigrams = numpy.asarray([word for word, _ in words], dtype="uint64")
+        grams = [unigrams]
+        for n in range(2, min(settings.word_ngrams, len(unigrams)) + 1):
+            grams.append(model.ops.ngrams(n, unigrams))
+        groups.append((numpy.concatenate(grams), settings.word_weight))
+    all_keys: list[numpy.ndarray] = []
+    all_vals: list[numpy.ndarray] = []
+    for group, weight in groups:
+        unique, counts = numpy.unique(group, return_counts=True)
+        all_keys.append(unique)
+        all_vals.append(counts.astype("float32") * weight)
+    vals = numpy.concatenate(all_vals)
     vals /= numpy.sqrt(numpy.dot(vals, vals))
-    return numpy.concatenate(doc_keys), vals
+    return numpy.concatenate(all_keys), vals
 
 
 def _features_forward(
-    model: Model[list[Doc], Features], docs: list[Doc], is_train: bool, keys: _Keys
+    model: Model[list[Doc], Features],
+    docs: list[Doc],
+    is_train: bool,
+    settings: FeatureSettings,
+    keys: _Keys,
 ) -> tuple[Features, Callable[[Any], list[Any]]]:
-    word_ngrams = int(model.attrs["word_ngrams"])
-    use_chars = bool(model.attrs["char_max"])
-    word_weight = float(model.attrs["word_weight"])
-    skip_stop = bool(model.attrs["skip_stop_words"])
     cache_key = ("innobot_features", model.id)
     batch_keys: list[numpy.ndarray] = []
     batch_vals: list[numpy.ndarray] = []
     for doc in docs:
-        cached = doc.user_data.get(cache_key) if is_train else None
-        if cached is None:
-            cached = _doc_features(doc, keys, word_ngrams, use_chars, word_weight, skip_stop, model)
+        found = doc.user_data.get(cache_key) if is_train else None
+        if found is None:
+            found = doc_features(doc, settings, keys, model)
             if is_train:
                 # Training reads the same docs every epoch.
-                doc.user_data[cache_key] = cached
-        batch_keys.append(cached[0])
-        batch_vals.append(cached[1])
+                doc.user_data[cache_key] = found
+        batch_keys.append(found[0])
+        batch_vals.append(found[1])
     lengths = numpy.asarray([len(k) for k in batch_keys], dtype="int32")
     if batch_keys:
         all_keys = numpy.concatenate(batch_keys)
@@ -202,7 +196,7 @@ def build_hashed_text_classifier(
     skip_stop_words: bool = False,
     nO: int | None = None,
 ) -> Model[list[Doc], Any]:
-    """A linear classifier over :func:`hashed_features`, softmax or one logistic per label."""
+    """A linear classifier over :func:`hashed_features`: softmax, or one logistic per label."""
     length = 2 ** (length - 1).bit_length()
     sparse_linear = SparseLinear_v2(nO=nO, length=length)
     fill_defaults = {"b": _NEG_BIAS, "W": 0}
@@ -210,13 +204,10 @@ def build_hashed_text_classifier(
         sparse_linear, resize_layer=partial(resize_linear_weighted, fill_defaults=fill_defaults)
     )
     output_layer = softmax_activation() if exclusive_classes else Logistic()
-    model: Model[list[Doc], Any] = chain(
-        hashed_features(
-            word_ngrams, char_min, char_max, fold_accents, word_weight, skip_stop_words
-        ),
-        resizable_layer,
-        output_layer,
+    features = hashed_features(
+        word_ngrams, char_min, char_max, fold_accents, word_weight, skip_stop_words
     )
+    model: Model[list[Doc], Any] = chain(features, resizable_layer, output_layer)
     if nO is not None:
         model.set_dim("nO", nO)
     model.set_ref("output_layer", sparse_linear)
@@ -228,8 +219,6 @@ def build_hashed_text_classifier(
 def _resize(
     model: Model[Any, Any], new_nO: int, resizable_layer: Model[Any, Any]
 ) -> Model[Any, Any]:
-    from thinc.layers.resizable import resize_model
-
     resizable_layer = resize_model(resizable_layer, new_nO)
     model.set_ref("output_layer", resizable_layer.layers[0])
     model.set_dim("nO", new_nO, force=True)

@@ -10,10 +10,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import multiprocessing
+import os
 import random
 import shutil
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,49 +57,45 @@ class TrainConfig:
     seed: int = 0
     epochs: int = 10
     learn_rate: float = 0.01
+    # Keep a running average of the weights and save that (smoother than the last step).
+    use_averages: bool = True
     # Batches grow with the data so that an epoch stays about this many optimizer steps.
     steps_per_epoch: int = 100
     min_batch: int = 16
     max_batch: int = 256
+    # Noisy copies (typos, no accents, no punctuation, odd case) of each training text; fewer
+    # for large data sets, so that the noisy training set stays within noise_budget texts.
     noise_copies: int = 2
+    noise_budget: int = 20_000
     intent_length: int = 2**16
     topic_length: int = 2**15
     language_length: int = 2**16
     # Share of the training texts kept aside to calibrate the out-of-scope threshold, and the
     # share of correctly classified in-scope texts that threshold may turn away.
     dev_share: float = 0.1
-    reject_rate: float = 0.03
+    reject_rate: float = 0.01
 
 
-def classifier_config(
-    exclusive: bool,
-    length: int,
-    *,
-    word_ngrams: int = 2,
-    char_min: int = 3,
-    char_max: int = 5,
-    fold_accents: bool = True,
-    word_weight: float = 3.0,
-    skip_stop_words: bool = False,
-) -> dict[str, Any]:
-    """The ``model`` block of a ``textcat`` / ``textcat_multilabel`` component."""
+def classifier_config(exclusive: bool, length: int, features: dict[str, Any]) -> dict[str, Any]:
+    """The ``model`` block of a ``textcat`` / ``textcat_multilabel`` component.
+
+    ``features`` are arguments of :func:`nlp.features.hashed_features`.
+    """
     return {
         "@architectures": "innobot.TextCatHashed.v1",
         "exclusive_classes": exclusive,
         "length": length,
-        "word_ngrams": word_ngrams,
-        "char_min": char_min,
-        "char_max": char_max,
-        "fold_accents": fold_accents,
-        "word_weight": word_weight,
-        "skip_stop_words": skip_stop_words,
+        **features,
     }
 
 
+# Intents are carried by short phrases ("stop sending", "my idea"): word pairs weigh most.
+INTENT_FEATURES: dict[str, Any] = {"word_ngrams": 2, "word_weight": 3.0}
 # Topics are carried by content words: function words are left out, and word pairs add noise.
 TOPIC_FEATURES: dict[str, Any] = {"word_ngrams": 1, "word_weight": 1.0, "skip_stop_words": True}
 # Language identification reads short character n-grams, accents included.
 LANGUAGE_FEATURES: dict[str, Any] = {
+    "word_ngrams": 2,
     "char_min": 1,
     "char_max": 4,
     "fold_accents": False,
@@ -114,22 +113,39 @@ def train_classifier(
     exclusive: bool,
     model: dict[str, Any],
 ) -> None:
-    """Add component ``name`` to ``nlp`` and train it on ``(doc, cats)`` pairs."""
+    """Add component ``name`` to ``nlp`` and train it on ``(doc, cats)`` pairs.
+
+    The loop is :meth:`spacy.pipeline.TextCategorizer.update`'s (gradient: scores minus
+    truths) with the truths computed once instead of at every step.
+    """
     factory = "textcat" if exclusive else "textcat_multilabel"
     pipe = nlp.add_pipe(factory, name=name, config={"model": model})
-    examples = [SpacyExample.from_dict(doc, {"cats": cats}) for doc, cats in data]
     rng = random.Random(f"{config.seed}:{name}")
-    sample = rng.sample(examples, min(len(examples), 200))
+    sample = [
+        SpacyExample.from_dict(doc, {"cats": cats})
+        for doc, cats in rng.sample(list(data), min(len(data), 200))
+    ]
     pipe.initialize(lambda: sample, nlp=nlp, labels=list(labels))
-    optimizer = Adam(config.learn_rate)
-    size = math.ceil(len(examples) / config.steps_per_epoch)
+    order = list(pipe.labels)
+    docs = [doc for doc, _ in data]
+    truths = numpy.asarray(
+        [[cats.get(label, 0.0) for label in order] for _, cats in data], dtype="f"
+    )
+    optimizer = Adam(config.learn_rate, use_averages=config.use_averages)
+    size = math.ceil(len(docs) / config.steps_per_epoch)
     size = max(config.min_batch, min(config.max_batch, size))
+    indices = list(range(len(docs)))
     for epoch in range(config.epochs):
-        rng.shuffle(examples)
-        losses: dict[str, float] = {}
-        for start in range(0, len(examples), size):
-            pipe.update(examples[start : start + size], sgd=optimizer, losses=losses)
-        log.debug("%s epoch %d loss %.4f", name, epoch, losses.get(name, 0.0))
+        rng.shuffle(indices)
+        loss = 0.0
+        for start in range(0, len(indices), size):
+            batch = indices[start : start + size]
+            scores, backprop = pipe.model.begin_update([docs[i] for i in batch])
+            d_scores = scores - truths[batch]
+            backprop(d_scores)
+            pipe.model.finish_update(optimizer)
+            loss += float((d_scores**2).sum())
+        log.debug("%s epoch %d loss %.4f", name, epoch, loss / max(1, len(docs)))
 
 
 def one_hot(label: str, labels: Sequence[str]) -> dict[str, float]:
@@ -185,7 +201,7 @@ def _train_intents(
         data,
         config,
         exclusive=True,
-        model=classifier_config(True, config.intent_length),
+        model=classifier_config(True, config.intent_length, INTENT_FEATURES),
     )
 
 
@@ -193,7 +209,7 @@ def calibrate_oos_threshold(
     examples: Sequence[Example],
     labels: Sequence[str],
     config: TrainConfig,
-    tokenizers: Tokenizers,
+    tokenizers: Tokenizers | None,
     default_lang: str,
 ) -> float:
     """The top score below which an in-scope prediction is treated as out of scope.
@@ -206,6 +222,7 @@ def calibrate_oos_threshold(
     fit, dev = stratified_split(examples, config.dev_share, f"{config.seed}:dev")
     if not dev:
         return 0.0
+    tokenizers = tokenizers or Tokenizers()
     fix_random_seed(config.seed)
     nlp = spacy.blank("xx")
     _train_intents(nlp, augment_for(fit, config), labels, config, tokenizers, default_lang)
@@ -220,6 +237,24 @@ def calibrate_oos_threshold(
     if not kept:
         return 0.0
     return float(numpy.quantile(numpy.asarray(kept), config.reject_rate))
+
+
+def start_calibration(
+    examples: Sequence[Example], labels: Sequence[str], config: TrainConfig, default_lang: str
+) -> Callable[[], float]:
+    """Calibrate the out-of-scope threshold, on a second core if there is one.
+
+    Returns a function that waits for the threshold. The result is the same either way: the
+    calibration run seeds itself.
+    """
+    args = (list(examples), list(labels), config, None, default_lang)
+    if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        threshold = calibrate_oos_threshold(*args)
+        return lambda: threshold
+    executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+    future = executor.submit(calibrate_oos_threshold, *args)
+    executor.shutdown(wait=False)
+    return future.result
 
 
 def stratified_split(
@@ -243,8 +278,12 @@ def stratified_split(
 def augment_for(
     examples: Sequence[Example], config: TrainConfig, copies: int | None = None
 ) -> list[Example]:
+    """``examples`` and their noisy copies (seeded)."""
+    if copies is None:
+        affordable = config.noise_budget // max(1, len(examples)) - 1
+        copies = max(0, min(config.noise_copies, affordable))
     rng = random.Random(f"{config.seed}:noise")
-    return augment(list(examples), config.noise_copies if copies is None else copies, rng)
+    return augment(list(examples), copies, rng)
 
 
 def train_intent_model(
@@ -264,17 +303,16 @@ def train_intent_model(
     labels = sorted({ex.intent for ex in examples if ex.intent})
     if len(labels) < 2:
         raise DataError(f"need at least two intents to train, found {labels}")
-    tokenizers = Tokenizers()
-    threshold = calibrate_oos_threshold(examples, labels, config, tokenizers, lang)
+    threshold = start_calibration(examples, labels, config, lang)
     fix_random_seed(config.seed)
     nlp = spacy.blank("xx")
-    _train_intents(nlp, augment_for(examples, config), labels, config, tokenizers, lang)
+    _train_intents(nlp, augment_for(examples, config), labels, config, Tokenizers(), lang)
     manifest = Manifest(
         kind="intent",
         languages=(lang,),
         intents=tuple(labels),
         oos_label=oos_label_of(labels),
-        oos_threshold=round(threshold, 4),
+        oos_threshold=round(threshold(), 4),
         seed=config.seed,
         sources=sources or {},
         spacy_version=spacy.__version__,
@@ -318,7 +356,7 @@ def train_project_bundle(out: Path, config: TrainConfig | None = None) -> Manife
     data = load_project_training()
     tokenizers = Tokenizers()
     intents = data["intents"]
-    threshold = calibrate_oos_threshold(intents, INTENTS, config, tokenizers, "en")
+    threshold = start_calibration(intents, INTENTS, config, "en")
     fix_random_seed(config.seed)
     classifier = spacy.blank("xx")
     _train_intents(classifier, augment_for(intents, config), INTENTS, config, tokenizers, "en")
@@ -330,7 +368,7 @@ def train_project_bundle(out: Path, config: TrainConfig | None = None) -> Manife
         languages=SUPPORTED_LANGUAGES,
         intents=INTENTS,
         oos_label=OUT_OF_SCOPE,
-        oos_threshold=round(threshold, 4),
+        oos_threshold=round(threshold(), 4),
         topics=TOPICS,
         language_labels=SUPPORTED_LANGUAGES + OTHER_LANGUAGES,
         seed=config.seed,
@@ -365,7 +403,7 @@ def train_topics(
         [(doc, multi_hot(ex.topics, TOPICS)) for doc, ex in zip(docs, examples, strict=True)],
         config,
         exclusive=False,
-        model=classifier_config(False, config.topic_length, **TOPIC_FEATURES),
+        model=classifier_config(False, config.topic_length, TOPIC_FEATURES),
     )
     labels = (*TOPICS, NO_TOPIC)
     train_classifier(
@@ -378,7 +416,7 @@ def train_topics(
         ],
         config,
         exclusive=True,
-        model=classifier_config(True, config.topic_length, **TOPIC_FEATURES),
+        model=classifier_config(True, config.topic_length, TOPIC_FEATURES),
     )
 
 
@@ -404,7 +442,7 @@ def train_language_identifier(data: dict[str, list[Example]], config: TrainConfi
         [(nlp.make_doc(ex.text), one_hot(ex.lang or "", labels)) for ex in examples],
         config,
         exclusive=True,
-        model=classifier_config(True, config.language_length, **LANGUAGE_FEATURES),
+        model=classifier_config(True, config.language_length, LANGUAGE_FEATURES),
     )
     return nlp
 
