@@ -65,14 +65,15 @@ def report(gold: Sequence[str], predicted: Sequence[str]) -> Report:
     labels = sorted(set(gold) | set(predicted))
     scores: dict[str, LabelScore] = {}
     for label in labels:
-        tp = confusion[label][label]
-        predicted_as = sum(row[label] for row in confusion.values())
-        support = sum(confusion[label].values())
+        row = confusion.get(label, Counter())
+        tp = row[label]
+        predicted_as = sum(r[label] for r in confusion.values())
+        support = sum(row.values())
         precision = _ratio(tp, predicted_as)
         recall = _ratio(tp, support)
         f1 = round(2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0
         scores[label] = LabelScore(precision, recall, f1, support)
-    correct = sum(confusion[label][label] for label in labels)
+    correct = sum(row[g] for g, row in confusion.items())
     macro = sum(s.f1 for s in scores.values()) / len(scores) if scores else 0.0
     return Report(
         n=len(gold),
