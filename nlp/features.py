@@ -131,24 +131,24 @@ def doc_features(
     ]
     if not words:
         return numpy.zeros((0,), dtype="uint64"), numpy.zeros((0,), dtype="float32")
-    groups: list[tuple[numpy.ndarray, float]] = []
+    parts: list[numpy.ndarray] = []
+    weights: list[numpy.ndarray] = []
     if settings.char_max:
-        groups.append((numpy.concatenate([chars for _, chars in words]), 1.0))
+        chars = numpy.concatenate([chars for _, chars in words])
+        parts.append(chars)
+        weights.append(numpy.ones(len(chars), dtype="float32"))
     if settings.word_ngrams:
         unigrams = numpy.asarray([word for word, _ in words], dtype="uint64")
         grams = [unigrams]
         for n in range(2, min(settings.word_ngrams, len(unigrams)) + 1):
             grams.append(model.ops.ngrams(n, unigrams))
-        groups.append((numpy.concatenate(grams), settings.word_weight))
-    all_keys: list[numpy.ndarray] = []
-    all_vals: list[numpy.ndarray] = []
-    for group, weight in groups:
-        unique, counts = numpy.unique(group, return_counts=True)
-        all_keys.append(unique)
-        all_vals.append(counts.astype("float32") * weight)
-    vals = numpy.concatenate(all_vals)
+        parts.extend(grams)
+        weights.extend(numpy.full(len(g), settings.word_weight, dtype="float32") for g in grams)
+    # One value per distinct key: the summed weights of its occurrences.
+    unique, inverse = numpy.unique(numpy.concatenate(parts), return_inverse=True)
+    vals = numpy.bincount(inverse, weights=numpy.concatenate(weights)).astype("float32")
     vals /= numpy.sqrt(numpy.dot(vals, vals))
-    return numpy.concatenate(all_keys), vals
+    return unique, vals
 
 
 def _features_forward(
@@ -158,16 +158,15 @@ def _features_forward(
     settings: FeatureSettings,
     keys: _Keys,
 ) -> tuple[Features, Callable[[Any], list[Any]]]:
-    cache_key = ("innobot_features", model.id)
+    # Kept with the doc: training reads the same docs every epoch, and classifiers reading the
+    # same features (the two topic classifiers) compute them once.
+    cache_key = ("innobot_features", settings)
     batch_keys: list[numpy.ndarray] = []
     batch_vals: list[numpy.ndarray] = []
     for doc in docs:
-        found = doc.user_data.get(cache_key) if is_train else None
+        found = doc.user_data.get(cache_key)
         if found is None:
-            found = doc_features(doc, settings, keys, model)
-            if is_train:
-                # Training reads the same docs every epoch.
-                doc.user_data[cache_key] = found
+            found = doc.user_data[cache_key] = doc_features(doc, settings, keys, model)
         batch_keys.append(found[0])
         batch_vals.append(found[1])
     lengths = numpy.asarray([len(k) for k in batch_keys], dtype="int32")

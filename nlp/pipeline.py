@@ -129,6 +129,8 @@ def clean(text: str) -> str:
 
 def script_language(text: str) -> str | None:
     """For text written mostly in a non-Latin script: its language code or "unknown"."""
+    if text.isascii():
+        return None
     latin = other = 0
     names: dict[str, int] = {}
     for ch in text:
@@ -188,7 +190,7 @@ class IntentModel:
     def predict(self, docs: list[Doc]) -> list[Intent]:
         if not docs:
             return []
-        scores = numpy.asarray(self._pipe.predict(docs))
+        scores = numpy.asarray(self._pipe.model.predict(docs))
         labels = self.labels
         out: list[Intent] = []
         for doc, row in zip(docs, scores, strict=True):
@@ -225,12 +227,18 @@ class Pipeline:
         self._classifier = classifier
         self._tokenizers = Tokenizers()
         self.intent_model = intent_model or IntentModel(manifest, classifier, self._tokenizers)
-        self._language_labels = list(language.get_pipe(LANGUAGE_PIPE).labels)
+        self._language_pipe = language.get_pipe(LANGUAGE_PIPE)
+        self._language_labels = list(self._language_pipe.labels)
+        self._topic_pipe = classifier.get_pipe(TOPIC_PIPE)
+        self._primary_pipe = classifier.get_pipe(PRIMARY_TOPIC_PIPE)
+        primary_labels = list(self._primary_pipe.labels)
+        self._order_in_primary = [primary_labels.index(label) for label in self._topic_pipe.labels]
+        self._no_topic = primary_labels.index(NO_TOPIC)
         self._supported = [
             j for j, label in enumerate(self._language_labels) if label in SUPPORTED_LANGUAGES
         ]
         self.intent_labels = self.intent_model.labels
-        self.topic_labels: tuple[str, ...] = tuple(classifier.get_pipe(TOPIC_PIPE).labels)
+        self.topic_labels: tuple[str, ...] = tuple(self._topic_pipe.labels)
 
     @classmethod
     def load(cls, model_dir: Path | None = None, *, intent_model: Path | None = None) -> Pipeline:
@@ -321,7 +329,7 @@ class Pipeline:
         if not latin:
             return out
         docs = [self._language.make_doc(texts[i]) for i in latin]
-        scores = numpy.asarray(self._language.get_pipe(LANGUAGE_PIPE).predict(docs))
+        scores = numpy.asarray(self._language_pipe.model.predict(docs))
         for i, row in zip(latin, scores, strict=True):
             best = int(row.argmax())
             if (
@@ -334,11 +342,10 @@ class Pipeline:
 
     def _topics(self, docs: list[Doc]) -> list[Scores]:
         labels = self.topic_labels
-        each = numpy.asarray(self._classifier.get_pipe(TOPIC_PIPE).predict(docs))
-        primary_pipe = self._classifier.get_pipe(PRIMARY_TOPIC_PIPE)
-        primary_scores = numpy.asarray(primary_pipe.predict(docs))
-        order_in_primary = [list(primary_pipe.labels).index(label) for label in labels]
-        none = list(primary_pipe.labels).index(NO_TOPIC)
+        each = numpy.asarray(self._topic_pipe.model.predict(docs))
+        primary_scores = numpy.asarray(self._primary_pipe.model.predict(docs))
+        order_in_primary = self._order_in_primary
+        none = self._no_topic
         out: list[Scores] = []
         for row, primary_row in zip(each, primary_scores, strict=True):
             # Rank by both: how much the text is about a topic, and how likely it leads.
