@@ -19,10 +19,18 @@ from typing import Any, Final, cast
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import engagement as store
 from storage.models import (
     SUBMISSION_MODELS,
     Challenge,
+    Community,
+    CommunityMember,
     Confidentiality,
+    Consultation,
+    ConsultationAnswer,
+    Event,
+    EventRegistration,
+    GroupReport,
     Idea,
     InfrastructureProfile,
     ItemKind,
@@ -477,4 +485,358 @@ def _public(
         country=country,
         deadline=deadline,
         extra={k: v for k, v in extra.items() if v is not None},
+    )
+
+
+# --- engagement: communities, consultations, events --------------------------------------------
+
+SUPPRESSED_BELOW: Final = 5  # the open data publishes per-unit counts from 1 to 4 as null
+REPORT_OPEN: Final = "open"
+REPORT_DISMISSED: Final = frozenset({"dismiss", "dismissed"})
+PERIODS: Final = {"30d": timedelta(days=30), "90d": timedelta(days=90), "12m": timedelta(days=365)}
+PERIOD_MONTHS_MAX: Final = 24  # months drawn at most in a chart of a long period
+
+
+@dataclass(frozen=True)
+class Period:
+    """A half-open span of time ``[start, end)`` in UTC; a missing end is open."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def __contains__(self, moment: datetime | None) -> bool:
+        if moment is None:
+            return False
+        return (self.start is None or moment >= self.start) and (
+            self.end is None or moment < self.end
+        )
+
+    @property
+    def bounded(self) -> bool:
+        return self.start is not None or self.end is not None
+
+
+@dataclass(frozen=True)
+class CommunityFigures:
+    id: int
+    name: str
+    active: bool
+    members: int  # memberships that began in the period (all current members without one)
+    reports_open: int  # reports made in the period that still wait for a moderator
+    reports_acted_on: int  # ... on which a moderator acted (removed the message, muted)
+    reports_dismissed: int  # ... that a moderator dismissed
+    posts: int  # announcements innobot delivered into the community's group or room
+
+    @property
+    def reports(self) -> int:
+        return self.reports_open + self.reports_acted_on + self.reports_dismissed
+
+
+@dataclass(frozen=True)
+class ConsultationFigures:
+    id: int
+    question: str
+    kind: str  # single, multiple, text
+    status: str  # scheduled, open, closed
+    opens_at: datetime
+    closes_at: datetime
+    options: tuple[str, ...]
+    audience: int  # people it was sent to (and forgotten people who answered)
+    answers: int  # people with an answer (a multiple choice with every option removed is none)
+    answers_from_audience: int
+    results: tuple[int, ...] | None  # answers per option, for a closed choice consultation only
+
+    @property
+    def participation(self) -> float | None:
+        """The share of its audience that answered (None before it reached anyone)."""
+        return self.answers_from_audience / self.audience if self.audience else None
+
+
+@dataclass(frozen=True)
+class EventFigures:
+    id: int
+    title: str
+    kind: str
+    status: str  # scheduled or cancelled
+    starts_at: datetime
+    capacity: int | None
+    registrations: int  # places held now
+    waiting: int
+    cancellations: int
+    attendance: int | None  # places held at the start; None before the start or if cancelled
+
+
+@dataclass(frozen=True)
+class Engagement:
+    period: Period
+    participants: int  # people who joined, answered or registered in the period
+    communities: list[CommunityFigures]
+    consultations: list[ConsultationFigures]
+    events: list[EventFigures]
+    months: tuple[str, ...]
+    monthly: dict[str, tuple[int, ...]]  # "members", "answers", "registrations" -> per month
+
+    @property
+    def members(self) -> int:
+        return sum(c.members for c in self.communities)
+
+    @property
+    def reports(self) -> dict[str, int]:
+        return {
+            "open": sum(c.reports_open for c in self.communities),
+            "acted_on": sum(c.reports_acted_on for c in self.communities),
+            "dismissed": sum(c.reports_dismissed for c in self.communities),
+        }
+
+    @property
+    def posts(self) -> int:
+        return sum(c.posts for c in self.communities)
+
+    @property
+    def answers(self) -> int:
+        return sum(c.answers for c in self.consultations)
+
+    @property
+    def events_total(self) -> dict[str, int]:
+        held = [e for e in self.events if e.attendance is not None]
+        return {
+            "registrations": sum(e.registrations for e in self.events),
+            "waiting": sum(e.waiting for e in self.events),
+            "cancellations": sum(e.cancellations for e in self.events),
+            "attendance": sum(e.attendance or 0 for e in held),
+            "held": len(held),
+            "cancelled": sum(e.status == store.CANCELLED for e in self.events),
+        }
+
+
+def period_months(period: Period, now: datetime) -> tuple[str, ...]:
+    """The months a chart of ``period`` shows: those it spans up to now, the last 24 at most;
+    the last twelve for an unbounded period."""
+    if period.start is None:
+        return last_months(now)
+    end = min(period.end, now) if period.end is not None else now
+    end = max(end, period.start)
+    count = (end.year - period.start.year) * 12 + end.month - period.start.month + 1
+    return last_months(end, min(count, PERIOD_MONTHS_MAX))
+
+
+def _answered(choices: Any, text: str | None) -> bool:
+    return bool(choices) or bool(text and text.strip())
+
+
+def _audience_person(key: str, consultation_ids: set[int]) -> tuple[int, int] | None:
+    """(consultation, person) of a ``consultation:ID:p:PERSON`` outbox key, else None."""
+    parts = key.split(":")
+    if len(parts) != 4 or parts[0] != "consultation" or parts[2] != "p":
+        return None
+    consultation, person = parts[1], parts[3].partition("#")[0]
+    if (
+        not (consultation.isdigit() and person.isdigit())
+        or int(consultation) not in consultation_ids
+    ):
+        return None
+    return int(consultation), int(person)
+
+
+def held_at_start(
+    status: str, attended: bool | None, updated_at: datetime, starts_at: datetime
+) -> bool:
+    """Whether a registration counts as attendance of an event that has begun.
+
+    A check-in, where one was recorded (``attended``), decides. Otherwise it is a place still
+    held that was last changed at or before the start: a place given up after the start does not
+    count, nor one moved up from the waiting list after the start.
+    """
+    if attended is not None:
+        return attended
+    return status == store.GOING and updated_at <= starts_at
+
+
+async def engagement(
+    session: AsyncSession, *, now: datetime | None = None, period: Period | None = None
+) -> Engagement:
+    """Communities, consultations and events, with what happened in ``period`` (default: ever).
+
+    Communities are all listed, with the memberships, reports and posts of the period;
+    consultations that opened in the period and events that start in it are listed whole.
+    """
+    now = now or utcnow()
+    period = period or Period()
+    months = period_months(period, now)
+    monthly: dict[str, Counter[str]] = defaultdict(Counter)
+    people: set[int] = set()
+
+    members: Counter[int] = Counter()
+    for community_id, person_id, joined in await session.execute(
+        select(CommunityMember.community_id, CommunityMember.person_id, CommunityMember.joined_at)
+    ):
+        monthly["members"][month_key(joined)] += 1
+        if joined in period:
+            members[community_id] += 1
+            people.add(person_id)
+    reports: dict[int, Counter[str]] = defaultdict(Counter)
+    for community_id, status, created in await session.execute(
+        select(GroupReport.community_id, GroupReport.status, GroupReport.created_at)
+    ):
+        if created in period:
+            state = (
+                "open"
+                if status == REPORT_OPEN
+                else "dismissed"
+                if status in REPORT_DISMISSED
+                else "acted_on"
+            )
+            reports[community_id][state] += 1
+    rows = (await session.execute(select(Community).order_by(Community.id))).scalars().all()
+    chats = {("telegram", c.telegram_chat_id): c.id for c in rows if c.telegram_chat_id}
+    chats |= {("matrix", c.matrix_room_id): c.id for c in rows if c.matrix_room_id}
+    posts: Counter[int] = Counter()
+    if chats:
+        query = select(
+            OutboxMessage.platform,
+            OutboxMessage.chat_id,
+            OutboxMessage.sent_at,
+            OutboxMessage.created_at,
+        ).where(
+            OutboxMessage.chat_id.in_({chat for _, chat in chats}),
+            OutboxMessage.kind != "reply",
+            OutboxMessage.status == "sent",
+        )
+        for platform, chat_id, sent_at, created in await session.execute(query):
+            community_id = chats.get((platform, chat_id))
+            if community_id is not None and (sent_at or created) in period:
+                posts[community_id] += 1
+    communities = [
+        CommunityFigures(
+            id=c.id,
+            name=c.name,
+            active=c.active,
+            members=members.get(c.id, 0),
+            reports_open=reports[c.id]["open"],
+            reports_acted_on=reports[c.id]["acted_on"],
+            reports_dismissed=reports[c.id]["dismissed"],
+            posts=posts.get(c.id, 0),
+        )
+        for c in rows
+    ]
+
+    found = (
+        (
+            await session.execute(
+                select(Consultation).order_by(Consultation.opens_at, Consultation.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    chosen = [c for c in found if c.opens_at in period]
+    answers: dict[int, list[tuple[int | None, Any]]] = defaultdict(list)
+    for consultation_id, person_id, choices, text, created in await session.execute(
+        select(
+            ConsultationAnswer.consultation_id,
+            ConsultationAnswer.person_id,
+            ConsultationAnswer.choices,
+            ConsultationAnswer.text,
+            ConsultationAnswer.created_at,
+        )
+    ):
+        if not _answered(choices, text):
+            continue
+        monthly["answers"][month_key(created)] += 1
+        answers[consultation_id].append((person_id, choices))
+        if person_id is not None and created in period:
+            people.add(person_id)
+    reached: dict[int, set[int]] = defaultdict(set)
+    ids = {c.id for c in chosen}
+    if ids:
+        keys = select(OutboxMessage.dedupe_key).where(
+            OutboxMessage.dedupe_key.like("consultation:%:p:%")
+        )
+        for key in (await session.execute(keys)).scalars():
+            pair = _audience_person(key or "", ids)
+            if pair is not None:
+                reached[pair[0]].add(pair[1])
+    consultations = []
+    for c in chosen:
+        given = answers.get(c.id, [])
+        forgotten = sum(person_id is None for person_id, _ in given)
+        audience = reached.get(c.id, set())
+        results = None
+        options = tuple(str(option) for option in (c.options or []))
+        if c.status == store.CLOSED and c.kind != "text":
+            per_option: Counter[int] = Counter()
+            for _, choices in given:
+                per_option.update({int(i) for i in choices or [] if isinstance(i, int)})
+            results = tuple(per_option.get(i, 0) for i in range(len(options)))
+        consultations.append(
+            ConsultationFigures(
+                id=c.id,
+                question=c.question,
+                kind=c.kind,
+                status=c.status,
+                opens_at=c.opens_at,
+                closes_at=c.closes_at,
+                options=options,
+                audience=len(audience) + forgotten,
+                answers=len(given),
+                answers_from_audience=forgotten
+                + sum(person_id in audience for person_id, _ in given),
+                results=results,
+            )
+        )
+
+    found_events = (
+        (await session.execute(select(Event).order_by(Event.starts_at, Event.id))).scalars().all()
+    )
+    events_ = [e for e in found_events if e.starts_at in period]
+    wanted = {e.id: e for e in events_}
+    places: dict[int, Counter[str]] = defaultdict(Counter)
+    for event_id, person_id, status, attended, created, updated, starts in await session.execute(
+        select(
+            EventRegistration.event_id,
+            EventRegistration.person_id,
+            EventRegistration.status,
+            EventRegistration.attended,
+            EventRegistration.created_at,
+            EventRegistration.updated_at,
+            Event.starts_at,
+        ).join(Event, Event.id == EventRegistration.event_id)
+    ):
+        monthly["registrations"][month_key(created)] += 1
+        if created in period:
+            people.add(person_id)
+        if event_id not in wanted:
+            continue
+        places[event_id][status] += 1
+        if starts <= now and held_at_start(status, attended, updated, starts):
+            places[event_id]["attended"] += 1
+    events = [
+        EventFigures(
+            id=e.id,
+            title=e.title,
+            kind=e.kind,
+            status=e.status,
+            starts_at=e.starts_at,
+            capacity=e.capacity,
+            registrations=places[e.id][store.GOING],
+            waiting=places[e.id][store.WAITING],
+            cancellations=places[e.id][store.CANCELLED],
+            attendance=(
+                places[e.id]["attended"]
+                if e.starts_at <= now and e.status != store.CANCELLED
+                else None
+            ),
+        )
+        for e in events_
+    ]
+    return Engagement(
+        period=period,
+        participants=len(people),
+        communities=communities,
+        consultations=consultations,
+        events=events,
+        months=months,
+        monthly={
+            name: _series(monthly[name], months) for name in ("members", "answers", "registrations")
+        },
     )
