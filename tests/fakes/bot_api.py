@@ -32,7 +32,68 @@ MESSAGE_MAX = 4096
 CAPTION_MAX = 1024
 CALLBACK_DATA_MAX = 64
 # Methods that put something into a chat: flood limits and injected failures apply to them.
-SENDING_METHODS = frozenset({"sendmessage", "senddocument", "editmessagetext"})
+SENDING_METHODS = frozenset({"sendmessage", "senddocument", "editmessagetext", "sendpoll"})
+# Telegram's poll limits (Bot API 10.0, as python-telegram-bot 22.8's PollLimit states them).
+POLL_QUESTION_MAX = 300
+POLL_OPTION_MAX = 100
+POLL_OPTIONS_MIN = 1
+POLL_OPTIONS_MAX = 12
+POLL_TYPES = frozenset({"regular", "quiz"})
+# A bot may delete messages in groups for 48 hours after they were sent.
+DELETE_WINDOW = 48 * 3600
+# Restrictions shorter than 30 seconds or longer than 366 days are forever (until_date 0).
+RESTRICT_MIN = 30
+RESTRICT_MAX = 366 * 24 * 3600
+# The update types Telegram sends when ``allowed_updates`` is not given (or empty).
+DEFAULT_UPDATES = frozenset(
+    {
+        "message",
+        "edited_message",
+        "channel_post",
+        "edited_channel_post",
+        "callback_query",
+        "inline_query",
+        "chosen_inline_result",
+        "shipping_query",
+        "pre_checkout_query",
+        "poll",
+        "poll_answer",
+        "my_chat_member",
+        "chat_join_request",
+    }
+)
+ADMIN_RIGHTS = (
+    "can_manage_chat",
+    "can_delete_messages",
+    "can_manage_video_chats",
+    "can_restrict_members",
+    "can_promote_members",
+    "can_change_info",
+    "can_invite_users",
+    "can_post_stories",
+    "can_edit_stories",
+    "can_delete_stories",
+    "can_pin_messages",
+    "can_manage_topics",
+)
+MEMBER_PERMISSIONS = (
+    "can_send_messages",
+    "can_send_audios",
+    "can_send_documents",
+    "can_send_photos",
+    "can_send_videos",
+    "can_send_video_notes",
+    "can_send_voice_notes",
+    "can_send_polls",
+    "can_send_other_messages",
+    "can_add_web_page_previews",
+    "can_change_info",
+    "can_invite_users",
+    "can_pin_messages",
+    "can_manage_topics",
+    "can_edit_tag",
+    "can_react_to_messages",
+)
 CHAT_ACTIONS = frozenset(
     {
         "typing",
@@ -255,6 +316,7 @@ class SentMessage:
     parse_mode: str | None
     reply_markup: JSON | None
     document: tuple[str, bytes, str] | None = None  # (file name, content, MIME type)
+    poll: JSON | None = None  # the Poll object of a sendPoll (its current state)
     edits: list[str] = field(default_factory=list)  # earlier texts, oldest first
     at: float = field(default_factory=time.monotonic)  # when the fake received it
 
@@ -284,6 +346,10 @@ class ApiCall:
     method: str  # as in the URL
     params: JSON
     status: int
+
+
+class PollClosed(LookupError):
+    """A user tried to vote in a poll that is closed (Telegram's apps do not let them)."""
 
 
 @dataclass
@@ -323,10 +389,18 @@ class FakeBotAPI:
         self.webhook_url: str | None = None
         self.webhook_secret: str | None = None
         self.webhook_statuses: list[int] = []  # HTTP status of every webhook delivery
+        self.allowed_updates: frozenset[str] = DEFAULT_UPDATES  # as the bot last asked
+        self.dropped_updates: list[JSON] = []  # injected updates of types the bot did not want
+        self.deleted: list[tuple[int, int]] = []  # (chat, message) deleted by the bot
+        self.restrictions: list[tuple[int, int, JSON, int]] = []  # (chat, user, rights, until)
 
         self._users: dict[int, JSON] = {}
         self._chats: dict[int, JSON] = {}
         self._blocked: set[int] = set()
+        # Group members by chat, as ChatMember objects (innobot's own included).
+        self._members: dict[int, dict[int, JSON]] = defaultdict(dict)
+        self._polls: dict[str, JSON] = {}  # poll id -> {"poll", "chat", "message", "votes"}
+        self._poll_ids = itertools.count(5_000_000_000_000_000_001)
         self._messages: dict[int, list[JSON]] = defaultdict(list)  # every message, by chat
         self._sent: dict[int, list[SentMessage]] = defaultdict(list)
         self._next_message_id: dict[int, int] = defaultdict(lambda: 1)
@@ -421,9 +495,70 @@ class FakeBotAPI:
         return user
 
     def add_group(self, chat_id: int, title: str = "Innovation circle") -> None:
+        """A supergroup innobot is an ordinary member of (no admin rights)."""
         if chat_id >= 0:
             raise ValueError("group chat ids are negative")
         self._chats[chat_id] = {"id": chat_id, "type": "supergroup", "title": title}
+        self._members[chat_id].setdefault(
+            self.bot_user["id"], {"status": "member", "user": self.bot_user}
+        )
+
+    def set_member(
+        self,
+        chat_id: int,
+        user_id: int,
+        status: str = "member",
+        *,
+        can_delete_messages: bool = False,
+        can_restrict_members: bool = False,
+        by: int | None = None,
+    ) -> JSON:
+        """Give ``user_id`` (innobot's own id included) ``status`` in the group: ``creator``,
+        ``administrator`` (with the two rights innobot cares about), ``member``, ``left`` or
+        ``kicked``. ``by``: the admin who made the change; a change of innobot's own status then
+        reaches it as a ``my_chat_member`` update, as on Telegram."""
+        if chat_id not in self._chats:
+            self.add_group(chat_id)
+        bot_id = self.bot_user["id"]
+        user = self.bot_user if user_id == bot_id else self._users.get(user_id)
+        if user is None:
+            user = self.add_user(user_id)
+        member: JSON = {"status": status, "user": user}
+        if status == "creator":
+            member["is_anonymous"] = False
+        elif status == "administrator":
+            rights = dict.fromkeys(ADMIN_RIGHTS, False)
+            rights.update(
+                can_manage_chat=True,
+                can_delete_messages=can_delete_messages,
+                can_restrict_members=can_restrict_members,
+            )
+            member.update(can_be_edited=user_id == bot_id, is_anonymous=False, **rights)
+        elif status == "kicked":
+            member["until_date"] = 0
+        elif status not in ("member", "left"):
+            raise ValueError(f"unknown member status {status!r}")
+        old = self._members[chat_id].get(user_id, {"status": "left", "user": user})
+        self._members[chat_id][user_id] = member
+        if user_id == bot_id and by is not None:
+            self._enqueue(
+                {
+                    "update_id": next(self._update_ids),
+                    "my_chat_member": {
+                        "chat": self._chats[chat_id],
+                        "from": self._users[by] if by in self._users else self.add_user(by),
+                        "date": int(time.time()),
+                        "old_chat_member": old,
+                        "new_chat_member": member,
+                    },
+                }
+            )
+        return member
+
+    def member(self, chat_id: int, user_id: int) -> JSON:
+        """``user_id``'s ChatMember object in the group (``left`` if never there)."""
+        user = self.bot_user if user_id == self.bot_user["id"] else self._users.get(user_id)
+        return self._members[chat_id].get(user_id, {"status": "left", "user": user})
 
     def block(self, user_id: int) -> None:
         """The user blocks the bot: every send into their chat answers 403."""
@@ -547,6 +682,61 @@ class FakeBotAPI:
                         return self.press_button(user_id, button["callback_data"], sent.message_id)
         raise LookupError(f"no button labelled {label!r} in chat {user_id}")
 
+    def answer_poll(self, user_id: int, poll_id: str, option_ids: Iterable[int]) -> JSON:
+        """The user votes for ``option_ids`` in the poll (none: takes the vote back).
+
+        Raises :class:`PollClosed` for a closed poll and ValueError for what Telegram's apps do
+        not allow (unknown options, several in a single-answer poll, a change where revoting is
+        off, taking back a vote never given). A non-anonymous poll's bot gets a ``poll_answer``.
+        """
+        entry = self._polls.get(poll_id)
+        if entry is None:
+            raise LookupError(f"no poll {poll_id}")
+        poll, votes = entry["poll"], entry["votes"]
+        if poll["is_closed"]:
+            raise PollClosed(f"poll {poll_id} is closed")
+        chosen = list(option_ids)
+        options = poll["options"]
+        if any(not 0 <= i < len(options) for i in chosen) or len(set(chosen)) != len(chosen):
+            raise ValueError(f"invalid option ids {chosen}")
+        if len(chosen) > 1 and not poll["allows_multiple_answers"]:
+            raise ValueError("this poll takes one answer")
+        earlier = votes.get(user_id)
+        if not chosen and earlier is None:
+            raise ValueError("no vote to take back")
+        if earlier is not None and chosen and not poll["allows_revoting"]:
+            raise ValueError("this poll does not allow changing the answer")
+        for i in earlier or ():
+            options[i]["voter_count"] -= 1
+        for i in chosen:
+            options[i]["voter_count"] += 1
+        if chosen:
+            votes[user_id] = chosen
+        else:
+            votes.pop(user_id, None)
+        poll["total_voter_count"] = len(votes)
+        if user_id not in self._users:
+            self.add_user(user_id)
+        update: JSON = {"update_id": next(self._update_ids), "poll": json.loads(json.dumps(poll))}
+        self._enqueue(update)
+        if poll["is_anonymous"]:
+            return update
+        answer = {
+            "update_id": next(self._update_ids),
+            "poll_answer": {
+                "poll_id": poll_id,
+                "user": self._users[user_id],
+                "option_ids": chosen,
+                "option_persistent_ids": [options[i]["persistent_id"] for i in chosen],
+            },
+        }
+        self._enqueue(answer)
+        return answer
+
+    def polls(self, chat_id: int) -> list[SentMessage]:
+        """The polls the bot sent into ``chat_id``, in order."""
+        return [m for m in self._sent[chat_id] if m.poll is not None]
+
     def sent(self, chat_id: int) -> list[SentMessage]:
         """Everything the bot put into ``chat_id``, in order."""
         return list(self._sent[chat_id])
@@ -625,6 +815,8 @@ class FakeBotAPI:
         chat_id = user_id if chat_id is None else chat_id
         if chat_id not in self._chats:
             self.add_group(chat_id)
+        if chat_id < 0 and user_id not in self._members[chat_id]:
+            self._members[chat_id][user_id] = {"status": "member", "user": self._users[user_id]}
         message = {
             "message_id": self._new_message_id(chat_id),
             "from": self._users[user_id],
@@ -638,6 +830,10 @@ class FakeBotAPI:
         return update
 
     def _enqueue(self, update: JSON) -> None:
+        kind = next(key for key in update if key != "update_id")
+        if kind not in self.allowed_updates:
+            self.dropped_updates.append(update)
+            return
         if self.webhook_url:
             self._webhook_idle.clear()
             self._webhook_queue.put_nowait(update)
@@ -708,6 +904,12 @@ class FakeBotAPI:
             raise bad_request("chat not found")
         if chat_id in self._blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
+        if chat_id < 0:
+            status = self.member(chat_id, self.bot_user["id"])["status"]
+            if status == "kicked":
+                raise ApiError(403, "Forbidden: bot was kicked from the supergroup chat")
+            if status == "left":
+                raise ApiError(403, "Forbidden: bot is not a member of the supergroup chat")
         return chat
 
     def _check_flood(self, chat_id: int) -> None:
@@ -767,6 +969,14 @@ class FakeBotAPI:
     async def _api_getme(self, params: JSON) -> JSON:
         return self.bot_user
 
+    def _allow(self, wanted: Any) -> None:
+        """``allowed_updates`` of getUpdates / setWebhook: kept until asked differently."""
+        if wanted is None:
+            return
+        if not isinstance(wanted, list):
+            raise bad_request("can't parse allowed updates JSON array")
+        self.allowed_updates = frozenset(str(w) for w in wanted) or DEFAULT_UPDATES
+
     async def _api_getupdates(self, params: JSON) -> list[JSON]:
         if self.webhook_url:
             raise ApiError(
@@ -774,6 +984,7 @@ class FakeBotAPI:
                 "Conflict: can't use getUpdates method while webhook is active; "
                 "use deleteWebhook to delete the webhook first",
             )
+        self._allow(params.get("allowed_updates"))
         offset = int(params.get("offset") or 0)
         limit = min(max(int(params.get("limit") or 100), 1), 100)
         timeout = max(float(params.get("timeout") or 0), 0.0)
@@ -814,6 +1025,7 @@ class FakeBotAPI:
         secret = params.get("secret_token")
         if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
             raise bad_request("bad webhook: secret token contains unallowed characters")
+        self._allow(params.get("allowed_updates"))
         self.webhook_url = str(url)
         self.webhook_secret = None if secret is None else str(secret)
         if params.get("drop_pending_updates") in (True, "true", "True"):
@@ -942,6 +1154,172 @@ class FakeBotAPI:
         )
         return message
 
+    # -- polls --
+
+    async def _api_sendpoll(self, params: JSON) -> JSON:
+        chat = self._chat(params)
+        question = str(params.get("question", "")).strip()
+        if not question:
+            raise bad_request("poll question must be non-empty")
+        if len(question) > POLL_QUESTION_MAX:
+            raise bad_request(f"poll question length must not exceed {POLL_QUESTION_MAX}")
+        raw = params.get("options")
+        if not isinstance(raw, list):
+            raise bad_request("can't parse options JSON object")
+        texts: list[str] = []
+        for option in raw:
+            # Bot API 7.3+: InputPollOption objects; plain strings are still accepted.
+            text = option.get("text") if isinstance(option, dict) else option
+            if not isinstance(text, str):
+                raise bad_request("can't parse InputPollOption")
+            text = text.strip()
+            if not text:
+                raise bad_request("poll options must be non-empty")
+            if len(text) > POLL_OPTION_MAX:
+                raise bad_request(f"poll options length must not exceed {POLL_OPTION_MAX}")
+            texts.append(text)
+        if len(texts) < POLL_OPTIONS_MIN:
+            raise bad_request(f"poll must have at least {POLL_OPTIONS_MIN} option")
+        if len(texts) > POLL_OPTIONS_MAX:
+            raise bad_request(f"poll can't have more than {POLL_OPTIONS_MAX} options")
+        kind = str(params.get("type") or "regular")
+        if kind not in POLL_TYPES:
+            raise bad_request("wrong poll type specified")
+        if kind == "quiz":
+            raise bad_request("quizzes are not supported by this fake")
+        anonymous = _flag(params, "is_anonymous", True)
+        if not anonymous and chat["type"] == "channel":
+            raise bad_request("non-anonymous polls can't be sent to channel chats")
+        markup = _check_markup(params.get("reply_markup"))
+        self._check_flood(chat["id"])
+        poll_id = str(next(self._poll_ids))
+        poll: JSON = {
+            "id": poll_id,
+            "question": question,
+            "options": [
+                {"text": text, "voter_count": 0, "persistent_id": f"{poll_id}-{n}"}
+                for n, text in enumerate(texts)
+            ],
+            "total_voter_count": 0,
+            "is_closed": _flag(params, "is_closed", False),
+            "is_anonymous": anonymous,
+            "type": kind,
+            "allows_multiple_answers": _flag(params, "allows_multiple_answers", False),
+            "allows_revoting": _flag(params, "allows_revoting", kind == "regular"),
+            "members_only": False,
+        }
+        message = self._bot_message(chat, {"poll": poll, "reply_markup": markup})
+        self._polls[poll_id] = {
+            "poll": poll,
+            "chat": chat["id"],
+            "message": message["message_id"],
+            "votes": {},
+        }
+        await self._record(
+            SentMessage(
+                chat["id"], message["message_id"], question, [], question, None, markup, poll=poll
+            )
+        )
+        return message
+
+    async def _api_stoppoll(self, params: JSON) -> JSON:
+        chat = self._chat(params)
+        message_id = _int(params.get("message_id"))
+        entry = next(
+            (
+                e
+                for e in self._polls.values()
+                if e["chat"] == chat["id"] and e["message"] == message_id
+            ),
+            None,
+        )
+        if entry is None:
+            raise bad_request("message with poll to stop not found")
+        if entry["poll"]["is_closed"]:
+            raise bad_request("poll has already been closed")
+        entry["poll"]["is_closed"] = True
+        return dict(entry["poll"])
+
+    # -- group administration --
+
+    def _rights(self, chat_id: int) -> JSON:
+        return self.member(chat_id, self.bot_user["id"])
+
+    def _can(self, chat_id: int, right: str) -> bool:
+        member = self._rights(chat_id)
+        return member["status"] == "creator" or (
+            member["status"] == "administrator" and bool(member.get(right))
+        )
+
+    async def _api_deletemessage(self, params: JSON) -> bool:
+        chat = self._chat(params)
+        message_id = _int(params.get("message_id"))
+        messages = self._messages[chat["id"]]
+        message = next((m for m in messages if m["message_id"] == message_id), None)
+        if message is None:
+            raise bad_request("message to delete not found")
+        own = message["from"]["id"] == self.bot_user["id"]
+        if chat["id"] < 0:
+            if not own and not self._can(chat["id"], "can_delete_messages"):
+                raise bad_request("message can't be deleted for everyone")
+            if time.time() - message["date"] > DELETE_WINDOW:
+                raise bad_request("message can't be deleted for everyone")
+        messages.remove(message)
+        self.deleted.append((chat["id"], message_id))
+        return True
+
+    async def _api_restrictchatmember(self, params: JSON) -> bool:
+        chat = self._chat(params)
+        if chat["type"] != "supergroup":
+            raise bad_request("method is available only for supergroups")
+        user_id = _int(params.get("user_id"))
+        permissions = params.get("permissions")
+        if not isinstance(permissions, dict):
+            raise bad_request("can't parse chat permissions JSON object")
+        if not self._can(chat["id"], "can_restrict_members"):
+            raise bad_request("not enough rights to restrict/unrestrict chat member")
+        if user_id == self.bot_user["id"]:
+            raise bad_request("can't restrict self")
+        target = self._members[chat["id"]].get(user_id)
+        if target is None or user_id not in self._users:
+            raise bad_request("user not found")
+        if target["status"] in ("creator", "administrator"):
+            raise bad_request("user is an administrator of the chat")
+        until = _int(params.get("until_date") or 0)
+        left = until - time.time()
+        if until and not RESTRICT_MIN <= left <= RESTRICT_MAX:
+            until = 0  # forever, as Telegram reads it
+        rights = {name: bool(permissions.get(name, False)) for name in MEMBER_PERMISSIONS}
+        self._members[chat["id"]][user_id] = {
+            "status": "restricted",
+            "user": self._users[user_id],
+            "is_member": target["status"] != "left",
+            "until_date": until,
+            **rights,
+        }
+        self.restrictions.append((chat["id"], user_id, rights, until))
+        return True
+
+    async def _api_getchatmember(self, params: JSON) -> JSON:
+        chat = self._chat(params)
+        user_id = _int(params.get("user_id"))
+        if user_id != self.bot_user["id"] and user_id not in self._users:
+            raise bad_request("user not found")
+        if chat["id"] > 0:
+            user = self.bot_user if user_id == self.bot_user["id"] else self._users[user_id]
+            return {"status": "member", "user": user}
+        return self.member(chat["id"], user_id)
+
+    async def _api_getchatadministrators(self, params: JSON) -> list[JSON]:
+        chat = self._chat(params)
+        if chat["id"] > 0:
+            raise bad_request("there are no administrators in the private chat")
+        return [
+            m
+            for m in self._members[chat["id"]].values()
+            if m["status"] in ("creator", "administrator")
+        ]
+
     async def _api_sendchataction(self, params: JSON) -> bool:
         chat = self._chat(params)
         action = str(params.get("action", ""))
@@ -989,8 +1367,31 @@ _JSON_FIELDS = frozenset(
         "allowed_updates",
         "link_preview_options",
         "reply_parameters",
+        "options",
+        "permissions",
     }
 )
+
+
+def _flag(params: JSON, name: str, default: bool) -> bool:
+    """A Boolean parameter (``true``/``false`` in a form field, or JSON true/false)."""
+    value = params.get(name)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("true", "1"):
+        return True
+    if str(value).lower() in ("false", "0"):
+        return False
+    raise bad_request(f"can't parse {name} as Boolean")
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise bad_request("wrong integer value") from None
 
 
 def _decode_field(name: str, value: str) -> Any:
