@@ -4,6 +4,11 @@ The same bytes come from ``innobot export`` and from the dashboard's download. N
 goes in: no contact details, no chat or person identifiers, no moderators' names; a person's name
 only on an item where they chose to show it (``storage.stats.public_items``). The CSV form is a
 ZIP of two tables, ``statistics.csv`` (one figure per row) and ``items.csv``.
+
+The engagement figures of single communities, consultations and events are small numbers about
+few people, so they are protected (:func:`protect`): 1 to 4 is published as null, larger counts
+rounded to the nearest 5; a consultation's results appear only once it has closed, as counts, and
+only with 5 answers or more; free-text answers never appear.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ ITEM_COLUMNS: Final = (
     "trl",
     "offer",
 )
+# Per-unit engagement counts: below this (and above 0) suppressed, from it on rounded to it.
+SMALL: Final = stats.SUPPRESSED_BELOW
 # Spreadsheets run a cell that starts with one of these as a formula.
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 
@@ -98,7 +105,108 @@ async def collect(session: AsyncSession, *, now: datetime | None = None) -> Open
             "messages": alerts.deliveries,
         },
     }
+    statistics["engagement"] = engagement_figures(await stats.engagement(session, now=now))
     return OpenData(now, statistics, await stats.public_items(session))
+
+
+def protect(count: int) -> int | None:
+    """A count about a single community, consultation or event as the open data gives it:
+    0 stays 0, 1 to 4 becomes null, anything larger is rounded to the nearest 5."""
+    if count <= 0:
+        return 0
+    if count < SMALL:
+        return None
+    return SMALL * int(count / SMALL + 0.5)
+
+
+def _rate(part: int | None, whole: int | None) -> float | None:
+    return round(part / whole, 2) if part is not None and whole else None
+
+
+def _event(event: stats.EventFigures) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "title": event.title,
+        "kind": event.kind,
+        "status": event.status,
+        "starts": event.starts_at.date().isoformat(),
+        "registrations": protect(event.registrations),
+        "waiting_list": protect(event.waiting),
+        "cancellations": protect(event.cancellations),
+    }
+    if event.attendance is not None:  # only once it has begun (and was not called off)
+        entry["attendance"] = protect(event.attendance)
+    return entry
+
+
+def engagement_figures(found: stats.Engagement) -> dict[str, Any]:
+    """The engagement statistics of the open data: exact programme totals, protected units."""
+    totals = found.events_total
+    per_consultation: dict[str, Any] = {}
+    for c in found.consultations:
+        audience, answers = protect(c.audience), protect(c.answers)
+        entry: dict[str, Any] = {
+            "question": c.question,
+            "kind": c.kind,
+            "status": c.status,
+            "opens": c.opens_at.date().isoformat(),
+            "closes": c.closes_at.date().isoformat(),
+            "audience": audience,
+            "answers": answers,
+            "participation_rate": _rate(protect(c.answers_from_audience), audience),
+        }
+        if c.results is not None:
+            shown = c.answers >= SMALL
+            entry["results"] = {
+                f"{i + 1}. {option}": protect(n) if shown else None
+                for i, (option, n) in enumerate(zip(c.options, c.results, strict=True))
+            }
+        per_consultation[f"Q-{c.id}"] = entry
+    return {
+        "about": (
+            f"Counts of single communities, consultations and events: 1 to {SMALL - 1} "
+            f"published as null, larger counts rounded to the nearest {SMALL}. Results of "
+            f"closed consultations with at least {SMALL} answers, as counts only."
+        ),
+        "participants": found.participants,
+        "communities": {
+            "active": sum(c.active for c in found.communities),
+            "members": found.members,
+            "reports": sum(c.reports for c in found.communities),
+            "reports_acted_on": found.reports["acted_on"],
+            "reports_dismissed": found.reports["dismissed"],
+            "posts": found.posts,
+        },
+        "per_community": {
+            f"C-{c.id}": {
+                "name": c.name,
+                "active": c.active,
+                "members": protect(c.members),
+                "reports": protect(c.reports),
+                "posts": protect(c.posts),
+            }
+            for c in found.communities
+        },
+        "consultations": {
+            "total": len(found.consultations),
+            "closed": sum(c.status == "closed" for c in found.consultations),
+            "answers": found.answers,
+        },
+        "per_consultation": per_consultation,
+        "events": {
+            "total": len(found.events),
+            "held": totals["held"],
+            "cancelled": totals["cancelled"],
+            "registrations": totals["registrations"],
+            "waiting_list": totals["waiting"],
+            "cancellations": totals["cancellations"],
+            "attendance": totals["attendance"],
+        },
+        "per_event": {f"E-{e.id}": _event(e) for e in found.events},
+        "per_month": {
+            month: {name: found.monthly[name][i] for name in found.monthly}
+            for i, month in enumerate(found.months)
+        },
+    }
 
 
 def _item_row(item: stats.PublicItem) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The dashboard's pages: sign-in, overview, brokerage, moderation, alerts and the open data."""
+"""The dashboard's pages: sign-in, overview, brokerage, moderation, alerts, engagement and the
+open data."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 import math
 import secrets
 from collections import Counter
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from importlib import resources
 from typing import Any, Final
@@ -317,6 +319,83 @@ async def alerts(request: web.Request) -> web.Response:
                 (texts("alerts.sent"), figures.monthly_sent),
                 (texts("alerts.failed"), figures.monthly_failed),
             ],
+        ),
+    )
+
+
+# Periods a page can be filtered by: a preset, or from one day to another (both included).
+PERIOD_CHOICES: Final = ("all", *stats.PERIODS, "custom")
+
+
+def _day(text: str | None) -> date | None:
+    """A ``YYYY-MM-DD`` date from a form field; ValueError if it is something else."""
+    text = (text or "").strip()[:10]
+    return date.fromisoformat(text) if text else None
+
+
+def requested_period(
+    query: Any, now: datetime
+) -> tuple[str, stats.Period, date | None, date | None, bool]:
+    """The period a page was asked for: (choice, period, first day, last day, understood)."""
+    choice = str(query.get("period", "all"))[:16]
+    if choice in stats.PERIODS:
+        return choice, stats.Period(start=now - stats.PERIODS[choice]), None, None, True
+    if choice != "custom" and not (query.get("from") or query.get("to")):
+        return "all", stats.Period(), None, None, choice == "all"
+    try:
+        first, last = _day(query.get("from")), _day(query.get("to"))
+    except ValueError:
+        return "all", stats.Period(), None, None, False
+    if first is not None and last is not None and last < first:
+        return "all", stats.Period(), None, None, False
+    start = datetime.combine(first, time(), UTC) if first else None
+    end = datetime.combine(last, time(), UTC) + timedelta(days=1) if last else None
+    return "custom", stats.Period(start=start, end=end), first, last, True
+
+
+@routes.get("/engagement", name="engagement")
+async def engagement(request: web.Request) -> web.Response:
+    texts = texts_for(request)
+    now = request.app[CONFIG].clock()
+    choice, period, first, last, understood = requested_period(request.query, now)
+    async with request.app[SESSIONS]() as session:
+        figures = await stats.engagement(session, now=now, period=period)
+    months = [texts.month(key, year=False) for key in figures.months]
+    series = [(name, texts(f"engagement.monthly_{name}")) for name in figures.monthly]
+    return render(
+        request,
+        "engagement.html",
+        page="engagement",
+        figures=figures,
+        totals=figures.events_total,
+        choice=choice,
+        choices=[(name, texts(f"engagement.period_{name}")) for name in PERIOD_CHOICES],
+        first=first.isoformat() if first else "",
+        last=last.isoformat() if last else "",
+        understood=understood,
+        series=series,
+        kind_label=lambda kind: texts.label(f"engagement.kind_{kind}", kind),
+        status_label=lambda status: texts.label(f"engagement.status_{status}", status),
+        day=lambda moment: moment.strftime("%Y-%m-%d"),
+        community_chart=charts.hbars(
+            texts("engagement.chart_members"),
+            [(c.name, c.members) for c in figures.communities[:20]],
+            colour=2,
+        ),
+        consultation_chart=charts.hbars(
+            texts("engagement.chart_answers"),
+            [(f"Q-{c.id}", c.answers) for c in figures.consultations[-20:]],
+            colour=3,
+        ),
+        event_chart=charts.hbars(
+            texts("engagement.chart_registrations"),
+            [(e.title, e.registrations) for e in figures.events[-20:]],
+            colour=4,
+        ),
+        month_chart=charts.stacked_bars(
+            texts("engagement.chart_months"),
+            months,
+            [(label, figures.monthly[name]) for name, label in series],
         ),
     )
 

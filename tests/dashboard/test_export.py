@@ -22,6 +22,8 @@ from bot.dashboard import export
 from storage.accounts import add_account
 from storage.models import (
     Challenge,
+    Consultation,
+    ConsultationAnswer,
     ConversationState,
     Idea,
     Identity,
@@ -34,6 +36,7 @@ from storage.models import (
     Subscription,
 )
 from tests.dashboard.conftest import NOW, PASSWORD
+from tests.dashboard.test_engagement_stats import DAY, engagement_programme
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -192,3 +195,98 @@ def test_innobot_export_writes_json_and_csv(
     assert "Victor Visible" in every_text(zip_path.read_bytes())
     for canary in CANARIES:
         assert canary not in json_path.read_text("utf-8")
+
+
+# --- engagement ----------------------------------------------------------------------------------
+
+
+def test_small_counts_are_suppressed_and_the_rest_rounded() -> None:
+    assert [export.protect(n) for n in (0, 1, 4, 5, 7, 8, 12, 13, 1002)] == [
+        0, None, None, 5, 5, 10, 10, 15, 1000]  # fmt: skip
+
+
+async def test_an_empty_programme_has_an_engagement_section(sessions: Sessions) -> None:
+    async with sessions() as session:
+        data = await export.collect(session, now=NOW)
+    found = data.statistics["engagement"]
+    assert found["participants"] == 0
+    assert found["communities"] == {"active": 0, "members": 0, "reports": 0,
+                                    "reports_acted_on": 0, "reports_dismissed": 0,
+                                    "posts": 0}  # fmt: skip
+    assert found["per_community"] == found["per_consultation"] == found["per_event"] == {}
+    assert found["events"]["attendance"] == 0
+    assert len(found["per_month"]) == 12
+
+
+async def test_the_engagement_figures_protect_the_few(sessions: Sessions) -> None:
+    ids = await engagement_programme(sessions, NOW)
+    async with sessions() as session:
+        data = await export.collect(session, now=NOW)
+    found = data.statistics["engagement"]
+    # Programme totals are exact, like the rest of the export.
+    assert found["participants"] == 6
+    assert found["communities"]["members"] == 5
+    assert found["consultations"] == {"total": 4, "closed": 2, "answers": 6}
+    assert found["events"] == {"total": 3, "held": 1, "cancelled": 1, "registrations": 6,
+                               "waiting_list": 1, "cancellations": 2,
+                               "attendance": 2}  # fmt: skip
+    energy = found["per_community"][f"C-{ids.communities[0]}"]
+    assert energy == {"name": "Energy Lombardy", "active": True, "members": None, "reports": None,
+                      "posts": None}  # fmt: skip
+    q1, q2, q3, q4 = (found["per_consultation"][f"Q-{n}"] for n in ids.consultations)
+    assert (q1["answers"], q1["participation_rate"]) == (None, None)
+    assert q1["results"] == {"1. Sun": None, "2. Wind": None, "3. Water": None}  # 4 answers
+    assert (q2["audience"], q2["answers"], q2["participation_rate"]) == (None, 0, None)
+    assert "results" not in q2  # still open
+    assert "results" not in q3
+    assert (q4["kind"], q4["status"]) == ("text", "closed")
+    assert "results" not in q4  # free text: a count, never the texts
+    held, called_off, coming = (found["per_event"][f"E-{n}"] for n in ids.events)
+    assert (held["registrations"], held["attendance"]) == (None, None)
+    assert "attendance" not in called_off
+    assert "attendance" not in coming
+    assert held["starts"] == (NOW - 7 * DAY).date().isoformat()
+    as_json = export.to_json(data).decode("utf-8")
+    as_csv = every_text(export.to_csv_zip(data))
+    for private in ("More trains", "Cheaper buses", "Person 1", "-1001", "!health:example.org",
+                    "consultation:", "event:1:g:1", "@mod:example.org"):  # fmt: skip
+        assert private not in as_json, private
+        assert private not in as_csv, private
+
+
+async def test_a_closed_consultation_with_enough_answers_publishes_rounded_counts(
+    sessions: Sessions,
+) -> None:
+    async with sessions() as session, session.begin():
+        people = [Person(display_name=f"Voter {n}", role="citizen") for n in range(20)]
+        question = Consultation(question="@Where next?", options=["=Umeå", "Milano", "Skellefteå"],
+                                opens_at=NOW - 9 * DAY, closes_at=NOW - 2 * DAY,
+                                status="closed", created_by="@mod:example.org")  # fmt: skip
+        session.add_all([*people, question])
+        await session.flush()
+        for n, someone in enumerate(people):
+            session.add(
+                OutboxMessage(platform="telegram", chat_id=str(n), person_id=someone.id,
+                              kind="consultation", status="sent", payload={"text": "?"},
+                              dedupe_key=f"consultation:{question.id}:p:{someone.id}")
+            )  # fmt: skip
+        for someone, choice in zip(people, [0] * 8 + [1] * 3 + [2], strict=False):
+            session.add(ConsultationAnswer(consultation_id=question.id, person_id=someone.id,
+                                           choices=[choice], created_at=NOW - 5 * DAY))  # fmt: skip
+    async with sessions() as session:
+        data = await export.collect(session, now=NOW)
+    found = data.statistics["engagement"]["per_consultation"][f"Q-{question.id}"]
+    assert (found["audience"], found["answers"], found["participation_rate"]) == (20, 10, 0.5)
+    assert found["results"] == {"1. =Umeå": 10, "2. Milano": None, "3. Skellefteå": None}
+    with zipfile.ZipFile(io.BytesIO(export.to_csv_zip(data))) as zipped:
+        rows = list(csv.DictReader(io.StringIO(zipped.read("statistics.csv").decode())))
+    figures = {(row["statistic"], row["key"]): row["value"] for row in rows}
+    results = f"engagement.per_consultation.Q-{question.id}.results"
+    assert figures[(results, "1. =Umeå")] == "10"
+    # A spreadsheet would run this as a formula: it is published as text.
+    assert figures[(f"engagement.per_consultation.Q-{question.id}", "question")] == "'@Where next?"
+    assert figures[(results, "2. Milano")] == ""
+    assert figures[(f"engagement.per_consultation.Q-{question.id}", "participation_rate")] == "0.5"
+    assert figures[("engagement.consultations", "answers")] == "12"
+    document = json.loads(export.to_json(data))
+    assert "Voter" not in json.dumps(document)

@@ -18,7 +18,7 @@ from tests.dashboard.conftest import NOW, PASSWORD, Client, Dashboard, make_acco
 
 Sessions = async_sessionmaker[AsyncSession]
 PAGES = ("/dashboard/", "/dashboard/brokerage", "/dashboard/moderation", "/dashboard/alerts",
-         "/dashboard/export")  # fmt: skip
+         "/dashboard/engagement", "/dashboard/export")  # fmt: skip
 
 
 @pytest.fixture
@@ -48,7 +48,8 @@ async def test_a_form_without_a_session_is_refused(dashboard: Dashboard) -> None
 
 
 async def test_signing_in_opens_every_page(signed_in: Dashboard) -> None:
-    titles = ("Participation", "Brokerage funnel", "Moderation", "Challenge alerts", "Open data")
+    titles = ("Participation", "Brokerage funnel", "Moderation", "Challenge alerts", "Engagement",
+              "Open data")  # fmt: skip
     for path, title in zip(PAGES, titles, strict=True):
         response = await signed_in.get(path)
         page = await response.text()
