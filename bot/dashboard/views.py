@@ -353,6 +353,11 @@ def requested_period(
     return "custom", stats.Period(start=start, end=end), first, last, True
 
 
+def _short(label: str, size: int = 26) -> str:
+    """A chart's label that fits beside its bar."""
+    return label if len(label) <= size else label[: size - 1] + "…"
+
+
 @routes.get("/engagement", name="engagement")
 async def engagement(request: web.Request) -> web.Response:
     texts = texts_for(request)
@@ -384,13 +389,15 @@ async def engagement(request: web.Request) -> web.Response:
         ),
         consultation_chart=charts.hbars(
             texts("engagement.chart_answers"),
-            [(f"Q-{c.id}", c.answers) for c in figures.consultations[-20:]],
+            [(_short(f"Q-{c.id} {c.question}"), c.answers) for c in figures.consultations[-20:]],
             colour=3,
+            width=charts.WIDTH,
         ),
         event_chart=charts.hbars(
             texts("engagement.chart_registrations"),
-            [(e.title, e.registrations) for e in figures.events[-20:]],
+            [(_short(f"E-{e.id} {e.title}"), e.registrations) for e in figures.events[-20:]],
             colour=4,
+            width=charts.WIDTH,
         ),
         month_chart=charts.stacked_bars(
             texts("engagement.chart_months"),

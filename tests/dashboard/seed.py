@@ -1,7 +1,8 @@
 """A year of a made-up regional programme, for the dashboard's tests, screenshots and demos.
 
 Deterministic for a given ``now`` and ``seed``: the same people, items, matches, decisions,
-subscriptions and alert messages every time, spread over the eleven months before ``now``.
+subscriptions and alert messages every time, spread over the eleven months before ``now``; and
+its communities, consultations and events.
 """
 
 from __future__ import annotations
@@ -10,13 +11,21 @@ import random
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.intents import TOPICS
 from storage.models import (
     Challenge,
+    Community,
+    CommunityMember,
     Confidentiality,
+    Consultation,
+    ConsultationAnswer,
+    Event,
+    EventRegistration,
     Frequency,
+    GroupReport,
     Idea,
     Identity,
     InfrastructureProfile,
@@ -303,4 +312,122 @@ async def seed_programme(
                 sent_at=clock.after(created, 0.1) if status == "sent" else None,
             )
         )
+    await session.flush()
+    await seed_engagement(session, rng, clock, persons)
+
+
+COMMUNITIES = (
+    ("Energia Lombardia", ["energy"], "Lombardia", "-100777001", None),
+    ("Health innovation Västerbotten", ["health"], "Västerbotten", None, "!health:innobot.example"),
+    ("Smart mobility", ["mobility"], None, "-100777003", None),
+    ("Agrifood pilots", ["agrifood"], "Emilia-Romagna", None, None),
+)
+
+
+async def seed_engagement(
+    session: AsyncSession, rng: random.Random, clock: _Clock, persons: list[Person]
+) -> None:
+    """Communities with members, reports and posts; consultations with their audience and
+    answers; events with registrations, a waiting list and cancellations."""
+    now = clock.now
+    communities = [
+        Community(name=name, topics=topics, region=region, telegram_chat_id=chat,
+                  matrix_room_id=room, active=n != 3, created_by=MODERATORS[0],
+                  created_at=now - timedelta(days=300))
+        for n, (name, topics, region, chat, room) in enumerate(COMMUNITIES)
+    ]  # fmt: skip
+    session.add_all(communities)
+    await session.flush()
+    for community in communities:
+        for person in rng.sample(persons, k=rng.randint(6, 30)):
+            session.add(CommunityMember(community_id=community.id, person_id=person.id,
+                                        joined_at=clock.moment()))  # fmt: skip
+    for n in range(9):
+        community = communities[n % 2 * 2]  # the two Telegram groups
+        session.add(GroupReport(community_id=community.id, chat_id=community.telegram_chat_id or "",
+                                message_id=str(100 + n), reported_user=str(880_000 + n),
+                                reporter_id=rng.choice(persons).id,
+                                status=rng.choice(("open", "remove", "mute", "dismiss")),
+                                created_at=clock.moment()))  # fmt: skip
+    for n in range(14):
+        community = communities[rng.choice((0, 1, 2))]
+        matrix = community.matrix_room_id is not None
+        at = clock.moment()
+        chat = community.matrix_room_id or community.telegram_chat_id or ""
+        session.add(OutboxMessage(platform="matrix" if matrix else "telegram", chat_id=chat,
+                                  kind=rng.choice(("event", "challenge")), priority=10,
+                                  dedupe_key=f"seed-post-{n}", payload={"text": "News"},
+                                  status="sent", created_at=at, next_attempt_at=at,
+                                  sent_at=at))  # fmt: skip
+    plans = (
+        ("Which energy project should the region fund first?", "single", 75, "closed"),
+        ("Which training days suit you?", "multiple", 30, "closed"),
+        ("Should the hospital challenge be extended?", "single", 4, "open"),
+        ("What would make the programme better?", "text", 50, "closed"),
+    )
+    for question, kind, days, status in plans:
+        opens = now - timedelta(days=days)
+        consultation = Consultation(
+            question=question, kind=kind, status=status, opens_at=opens,
+            closes_at=opens + timedelta(days=14 if status == "closed" else 30),
+            options=[] if kind == "text" else ["Yes, soon", "Later", "Not at all"],
+            created_by=MODERATORS[1], created_at=opens - timedelta(days=1),
+        )  # fmt: skip
+        session.add(consultation)
+        await session.flush()
+        audience = rng.sample(persons, k=rng.randint(30, 70))
+        for person in audience:
+            session.add(OutboxMessage(platform="telegram", chat_id=str(person.id),
+                                      person_id=person.id, kind="consultation", priority=10,
+                                      dedupe_key=f"consultation:{consultation.id}:p:{person.id}",
+                                      payload={"text": question}, status="sent",
+                                      created_at=opens, next_attempt_at=opens,
+                                      sent_at=opens))  # fmt: skip
+        answering = rng.sample(audience, k=len(audience) // 2) + rng.sample(persons, k=2)
+        for person in dict.fromkeys(answering):  # two may come from outside the audience
+            choices: list[int] = []
+            text = None
+            if kind == "text":
+                text = "An answer in a few words."
+            elif kind == "single":
+                choices = [rng.choice((0, 0, 1, 2))]
+            else:
+                choices = sorted(rng.sample(range(3), k=rng.choice((1, 1, 2))))
+            session.add(ConsultationAnswer(consultation_id=consultation.id, person_id=person.id,
+                                           choices=choices, text=text,
+                                           created_at=opens + timedelta(hours=rng.randint(1, 200))
+                                           ))  # fmt: skip
+    events = (
+        ("Hydrogen for SMEs", "webinar", -40, None, "scheduled"),
+        ("Regional brokerage day", "brokerage_day", -12, 25, "scheduled"),
+        ("Co-creation workshop: elderly care", "workshop", -5, 20, "cancelled"),
+        ("Training: writing a good challenge", "training", 9, 12, "scheduled"),
+    )
+    for title, kind, days, capacity, status in events:
+        starts = now + timedelta(days=days)
+        event = Event(title=title, kind=kind, starts_at=starts, ends_at=starts + timedelta(hours=3),
+                      capacity=capacity, status=status, created_by=MODERATORS[2],
+                      created_at=starts - timedelta(days=30))  # fmt: skip
+        session.add(event)
+        await session.flush()
+        for person in rng.sample(persons, k=rng.randint(14, 30)):
+            taken = starts - timedelta(days=rng.uniform(2, 25))
+            state = rng.choices(("going", "cancelled", "late"), (80, 12, 8))[0]
+            changed = taken if state != "late" else starts + timedelta(minutes=20)
+            session.add(EventRegistration(event_id=event.id, person_id=person.id,
+                                          status="cancelled" if state != "going" else "going",
+                                          created_at=taken, updated_at=changed))  # fmt: skip
+        await session.flush()
+        if capacity is not None:  # the places beyond capacity are on the waiting list
+            going = list(
+                await session.scalars(
+                    select(EventRegistration)
+                    .where(EventRegistration.event_id == event.id,
+                           EventRegistration.status == "going")
+                    .order_by(EventRegistration.created_at, EventRegistration.id)
+                )
+            )  # fmt: skip
+            for reg in going[capacity:]:
+                reg.status = "waiting"
+                reg.updated_at = reg.created_at
     await session.flush()

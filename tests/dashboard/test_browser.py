@@ -1,7 +1,8 @@
 """The dashboard in a real browser: Debian's headless Chromium signs in, reads every page, checks
-its figures against the store (counted here with SQL of its own), changes the language,
-downloads the open data and signs out. Screenshots of the pages go to ``$INNOBOT_SCREENSHOT_DIR``
-(``docs/screenshots`` for the documentation) or the test's temporary directory.
+its figures against the store (counted here with SQL of its own), filters the engagement page by
+a period, changes the language, downloads the open data and signs out. Screenshots of the pages
+go to ``$INNOBOT_SCREENSHOT_DIR`` (``docs/screenshots`` for the documentation) or the test's
+temporary directory.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import zipfile
 from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,13 @@ from bot.web import build_web_app
 from storage.models import (
     SUBMISSION_MODELS,
     Challenge,
+    Community,
+    CommunityMember,
+    Consultation,
+    ConsultationAnswer,
+    Event,
+    EventRegistration,
+    GroupReport,
     Match,
     ModerationDecision,
     Organisation,
@@ -174,13 +183,57 @@ async def expected_figures(sessions: Sessions) -> dict[str, dict[str, int]]:
                 ),
             ),
         }
+        engagement = await engagement_figures(session, utcnow())
     return {
         "": overview,
         "brokerage": brokerage,
         "moderation": moderation,
         "alerts": alerts,
+        "engagement": engagement,
         "export": {"items.total": published},
     }  # fmt: skip
+
+
+async def engagement_figures(session: AsyncSession, now: datetime) -> dict[str, int]:
+    """The engagement page's figures for all time (every answer of the seed has content)."""
+
+    async def count(query: Any) -> int:
+        return int((await session.execute(query)).scalar_one())
+
+    registrations = select(func.count(EventRegistration.id))
+    figures = {
+        "communities": await count(select(func.count(Community.id))),
+        "members": await count(select(func.count(CommunityMember.id))),
+        "reports.open": await count(
+            select(func.count(GroupReport.id)).where(GroupReport.status == "open")
+        ),
+        "reports.acted_on": await count(
+            select(func.count(GroupReport.id)).where(GroupReport.status.in_(("remove", "mute")))
+        ),
+        "consultations": await count(select(func.count(Consultation.id))),
+        "answers": await count(select(func.count(ConsultationAnswer.id))),
+        "registrations": await count(registrations.where(EventRegistration.status == "going")),
+        "waiting": await count(registrations.where(EventRegistration.status == "waiting")),
+        "attendance": await count(
+            registrations.join(Event, Event.id == EventRegistration.event_id).where(
+                Event.status == "scheduled",
+                Event.starts_at <= now,
+                EventRegistration.status == "going",
+                EventRegistration.updated_at <= Event.starts_at,
+            )
+        ),
+    }
+    for community_id, n in await session.execute(
+        select(CommunityMember.community_id, func.count()).group_by(CommunityMember.community_id)
+    ):
+        figures[f"community.{community_id}.members"] = n
+    for consultation_id in await session.scalars(select(Consultation.id)):
+        figures[f"consultation.{consultation_id}.audience"] = await count(
+            select(func.count(OutboxMessage.id)).where(
+                OutboxMessage.dedupe_key.like(f"consultation:{consultation_id}:p:%")
+            )
+        )
+    return figures
 
 
 async def downloaded(folder: Path, suffix: str) -> bytes:
@@ -215,7 +268,7 @@ async def test_a_programme_manager_reads_the_dashboard(
 
     expected = await expected_figures(sessions)
     names = {"": "overview", "brokerage": "brokerage", "moderation": "moderation",
-             "alerts": "alerts", "export": "export"}  # fmt: skip
+             "alerts": "alerts", "engagement": "engagement", "export": "export"}  # fmt: skip
     for path, figures in expected.items():
         await browser.get(f"{site}/dashboard/{path}")
         shown = await browser.figures()
@@ -223,12 +276,41 @@ async def test_a_programme_manager_reads_the_dashboard(
             assert shown.get(key) == str(value), (path, key, shown.get(key), value)
         (shots / f"{names[path]}.png").write_bytes(await browser.screenshot())
     assert all(f"moderator.{name}" in expected["moderation"] for name in MODERATORS)
+    assert expected["engagement"]["attendance"] > 0
+
+    # The engagement page by period: a preset from the form, then chosen days from the address.
+    await browser.get(f"{site}/dashboard/engagement")
+    await browser.select("#period", "12m")
+    await browser.click_and_wait(await browser.find("#show-period"))
+    assert (await browser.url()).startswith(f"{site}/dashboard/engagement?period=12m")
+    shown = await browser.figures()
+    assert shown["members"] == str(expected["engagement"]["members"])  # the seed's year
+    today = utcnow().date()
+    first, last = today - timedelta(days=60), today - timedelta(days=1)
+    await browser.get(f"{site}/dashboard/engagement?period=custom&from={first}&to={last}")
+    start = datetime.combine(first, time(), UTC)
+    end = datetime.combine(last, time(), UTC) + timedelta(days=1)
+    async with sessions() as session:
+        joined = await session.scalar(
+            select(func.count(CommunityMember.id)).where(
+                CommunityMember.joined_at >= start, CommunityMember.joined_at < end
+            )
+        )
+    shown = await browser.figures()
+    assert shown["members"] == str(joined)
+    assert 0 < int(shown["members"]) < expected["engagement"]["members"]
+    assert await browser.attribute(await browser.find("#from"), "value") == first.isoformat()
+
+    await browser.get(f"{site}/dashboard/export")
 
     await browser.click(await browser.find("#download-json"))
     await browser.click(await browser.find("#download-csv"))
     document = json.loads(await downloaded(tmp_path / "downloads", ".json"))
     assert len(document["items"]) == expected["export"]["items.total"]
     assert document["statistics"]["participants"]["total"] == expected[""]["participants"]
+    engagement = document["statistics"]["engagement"]
+    assert engagement["communities"]["members"] == expected["engagement"]["members"]
+    assert engagement["events"]["attendance"] == expected["engagement"]["attendance"]
     with zipfile.ZipFile(io.BytesIO(await downloaded(tmp_path / "downloads", ".zip"))) as zipped:
         assert zipped.namelist() == ["statistics.csv", "items.csv"]
         published = zipped.read("items.csv").decode("utf-8")
