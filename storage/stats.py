@@ -1,5 +1,5 @@
-"""Programme statistics: participation, the brokerage funnel, moderation and alerts, and the
-approved public items of the open-data export.
+"""Programme statistics: participation, the brokerage funnel, moderation, alerts, engagement in
+communities, consultations and events, and the approved public items of the open-data export.
 
 Everything is read from the features' own tables; nothing here writes. Figures are aggregated in
 Python from narrow column selections, which keeps months (UTC) and JSON topic lists identical on
