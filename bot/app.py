@@ -141,6 +141,9 @@ async def build_app(
         on_unreachable=stop_alerts_for_unreachable,
         engine=engine,
     )
+    from handlers.engagement_moderation import on_group_action
+
+    worker.set_action_hook(on_group_action)  # reports change when Telegram has acted
     dispatcher = Dispatcher(
         sessions,
         router,
@@ -158,7 +161,7 @@ async def build_app(
         from bot.adapters.telegram import TelegramAdapter
 
         app.telegram = TelegramAdapter(
-            settings, on_message=metrics.observe_handler(dispatcher.handle)
+            settings, on_message=metrics.observe_handler(dispatcher.handle), sessions=sessions
         )
         app.add_adapter(app.telegram)
     if matrix and settings.matrix_homeserver:

@@ -34,6 +34,7 @@ from bot.adapters.base import (
     Adapter,
     Pacing,
     PermanentFailure,
+    Receipt,
     RejectedMessage,
     RetryLater,
     TransientFailure,
@@ -221,11 +222,11 @@ class MeteredAdapter:
     def pacing(self, value: Pacing) -> None:
         self.inner.pacing = value
 
-    async def send(self, chat_id: str, reply: Reply) -> None:
+    async def send(self, chat_id: str, reply: Reply) -> Receipt | None:
         platform = self.platform.value
         metrics = self._metrics
         try:
-            await self.inner.send(chat_id, reply)
+            receipt = await self.inner.send(chat_id, reply)
         except RetryLater:
             metrics.throttled.labels(platform).inc()
             raise
@@ -242,3 +243,4 @@ class MeteredAdapter:
             metrics.send_failures.labels(platform, "error").inc()
             raise
         metrics.sent.labels(platform).inc()
+        return receipt

@@ -32,11 +32,12 @@ from sqlalchemy.sql.elements import ColumnElement
 from bot.adapters.base import (
     Adapter,
     PermanentFailure,
+    Receipt,
     RejectedMessage,
     RetryLater,
     TransientFailure,
 )
-from handlers.core import Button, Document, Platform, Reply
+from handlers.core import Button, Document, GroupAction, Platform, Poll, Reply
 from storage.locks import WORKER_NAMESPACE, ProcessLock, new_key
 from storage.models import Identity, OutboxMessage, OutboxStatus, utcnow
 
@@ -69,6 +70,24 @@ def encode_reply(reply: Reply) -> dict[str, Any]:
             "mime_type": reply.document.mime_type,
             "content": base64.b64encode(reply.document.content).decode("ascii"),
         }
+    if reply.poll is not None:
+        poll = reply.poll
+        payload["poll"] = {
+            "question": poll.question,
+            "options": list(poll.options),
+            "subject": poll.subject,
+            "multiple": poll.multiple,
+            "intro": poll.intro,
+        }
+    if reply.action is not None:
+        action = reply.action
+        payload["action"] = {
+            "kind": action.kind,
+            "ref": action.ref,
+            "message_id": action.message_id,
+            "user_id": action.user_id,
+            "until": action.until,
+        }
     return payload
 
 
@@ -79,7 +98,25 @@ def decode_reply(payload: Mapping[str, Any]) -> Reply:
     document = None
     if doc := payload.get("document"):
         document = Document(doc["filename"], base64.b64decode(doc["content"]), doc["mime_type"])
-    return Reply(text=payload["text"], buttons=buttons, document=document)
+    poll = None
+    if found := payload.get("poll"):
+        poll = Poll(
+            question=found["question"],
+            options=tuple(found["options"]),
+            subject=found["subject"],
+            multiple=bool(found.get("multiple")),
+            intro=found.get("intro", ""),
+        )
+    action = None
+    if found := payload.get("action"):
+        action = GroupAction(
+            kind=found["kind"],
+            ref=found.get("ref", ""),
+            message_id=found.get("message_id"),
+            user_id=found.get("user_id"),
+            until=found.get("until"),
+        )
+    return Reply(text=payload["text"], buttons=buttons, document=document, poll=poll, action=action)
 
 
 def enqueue(
@@ -119,6 +156,11 @@ def enqueue(
 Renderer = Callable[[AsyncSession, Sequence[OutboxMessage]], Awaitable[list[Reply | None]]]
 # Called, in the transaction recording the failure, when a chat turns out to be unreachable.
 OnUnreachable = Callable[[AsyncSession, str, str], Awaitable[object]]
+# Called, in the transaction settling a row that carried a group action, with the adapter's
+# receipt (the action's outcome) or, when it could not be attempted at all, the error.
+OnAction = Callable[
+    [AsyncSession, OutboxMessage, GroupAction, Receipt | None, str | None], Awaitable[object]
+]
 
 # The lanes of a worker: replies and notifications never wait behind alerts.
 URGENT = "urgent"
@@ -280,6 +322,7 @@ class DeliveryWorker:
         claim_rows: bool = False,
         renderers: Mapping[str, Renderer] | None = None,
         on_unreachable: OnUnreachable | None = None,
+        on_action: OnAction | None = None,
         retry_base: float = 2.0,  # seconds before the 2nd attempt; doubles every time
         engine: AsyncEngine | None = None,
     ) -> None:
@@ -291,6 +334,7 @@ class DeliveryWorker:
         self._claim_rows = claim_rows  # FOR UPDATE SKIP LOCKED (PostgreSQL)
         self._renderers = dict(renderers or {})
         self._on_unreachable = on_unreachable
+        self._on_action = on_action
         self.retry_base = retry_base
         self._engine = engine
         self._key = new_key()
@@ -319,6 +363,10 @@ class DeliveryWorker:
 
     def add_renderer(self, kind: str, renderer: Renderer) -> None:
         self._renderers[kind] = renderer
+
+    def set_action_hook(self, hook: OnAction) -> None:
+        """Who hears the outcome of group actions (the moderation desk)."""
+        self._on_action = hook
 
     def wake(self) -> None:
         for event in self._wakes.values():
@@ -522,7 +570,7 @@ class DeliveryWorker:
                     continue
                 reply = rendered
             try:
-                await adapter.send(chat_id, reply)
+                receipt = await adapter.send(chat_id, reply)
             except RetryLater as exc:
                 # The platform is throttling: hold this chat and the platform, keep the order.
                 log.warning("outbox: %s throttled for %.1fs", platform, exc.retry_after)
@@ -533,22 +581,25 @@ class DeliveryWorker:
             except TransientFailure as exc:
                 delay = min(MAX_BACKOFF, self.retry_base * 2**row.attempts)
                 if row.attempts + 1 >= MAX_ATTEMPTS:
-                    await self._fail(row, f"gave up: {exc}")
+                    await self._fail(row, f"gave up: {exc}", action=reply.action)
                     continue
                 log.warning("outbox: message %s to %s failed (%s); retrying", row.id, platform, exc)
                 await self._reschedule(rows[index:], delay, str(exc), count=True)
                 return
             except PermanentFailure as exc:
-                await self._fail(row, str(exc), blocked=True)
+                await self._fail(row, str(exc), blocked=True, action=reply.action)
                 continue
             except RejectedMessage as exc:
-                await self._fail(row, str(exc))
+                await self._fail(row, str(exc), action=reply.action)
                 continue
             except Exception as exc:
                 log.exception("outbox: unexpected error sending message %s", row.id)
-                await self._fail(row, f"{type(exc).__name__}: {exc}")
+                await self._fail(row, f"{type(exc).__name__}: {exc}", action=reply.action)
                 continue
-            await self._mark_sent(row)
+            if reply.action is not None:
+                await self._settle_action(row, reply.action, receipt)
+            else:
+                await self._mark_sent(row)
 
     def overall_rate(self, platform: Platform) -> float:
         """Messages per second this worker sends at most through ``platform``: its share."""
@@ -606,6 +657,32 @@ class DeliveryWorker:
         delivered meanwhile: one transaction for all of them)."""
         await self._marks.submit(row.id)
         self.sent += 1
+
+    async def _settle_action(
+        self, row: OutboxMessage, action: GroupAction, receipt: Receipt | None
+    ) -> None:
+        """Record a group action's outcome (a refusal counts as failed) with its consequences."""
+        refused = receipt is not None and receipt.get("ok") is False
+        error = None
+        if refused and receipt is not None:
+            error = f"{receipt.get('reason', 'refused')}: {receipt.get('detail', '')}"[:500]
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id)
+                .values(
+                    status=(OutboxStatus.FAILED if refused else OutboxStatus.SENT).value,
+                    sent_at=None if refused else utcnow(),
+                    last_error=error,
+                )
+            )
+            if self._on_action is not None:
+                await self._on_action(session, row, action, receipt, None)
+        if refused:
+            self.failed += 1
+        else:
+            self.sent += 1
+        self.wake()  # the outcome may have queued a message
 
     async def _mark_all(self, ids: Sequence[int]) -> list[None]:
         async with self._sessions() as session, session.begin():
@@ -702,7 +779,14 @@ class DeliveryWorker:
             )
         self.wake()
 
-    async def _fail(self, row: OutboxMessage, error: str, *, blocked: bool = False) -> None:
+    async def _fail(
+        self,
+        row: OutboxMessage,
+        error: str,
+        *,
+        blocked: bool = False,
+        action: GroupAction | None = None,
+    ) -> None:
         log.warning("outbox: message %s to %s failed for good: %s", row.id, row.platform, error)
         async with self._sessions() as session, session.begin():
             await session.execute(
@@ -722,4 +806,8 @@ class DeliveryWorker:
                 )
                 if self._on_unreachable is not None:
                     await self._on_unreachable(session, row.platform, row.chat_id)
+            if action is not None and self._on_action is not None:
+                await self._on_action(session, row, action, None, error)
         self.failed += 1
+        if action is not None:
+            self.wake()

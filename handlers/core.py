@@ -23,6 +23,10 @@ class ContentKind(StrEnum):
     DOCUMENT = "document"
     OTHER = "other"
     MEMBER_JOINED = "member_joined"  # someone joined a group chat (the sender is the newcomer)
+    # innobot's own place in a group changed (added, promoted, demoted, removed): ``text`` is its
+    # new status in words: ``admin`` followed by ``delete``/``restrict`` (the admin rights it
+    # has), ``member`` or ``removed``; the sender is whoever made the change.
+    BOT_STATUS = "bot_status"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,15 +103,52 @@ class Recipient:
 
 
 @dataclass(frozen=True, slots=True)
+class Poll:
+    """A native poll offered with a reply, where the platform has them (Telegram).
+
+    The reply's own text and buttons are what is sent where a poll cannot be (Matrix, options
+    too long or too many); ``intro`` goes just before the poll. Answers come back as the
+    command ``/poll POLL_ID N,N`` (the chosen option numbers, none when withdrawn), and
+    ``subject`` (for example ``consultation:12``) says what the poll belongs to.
+    """
+
+    question: str
+    options: tuple[str, ...]
+    subject: str
+    multiple: bool = False
+    intro: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GroupAction:
+    """Something innobot does in a group chat instead of saying something.
+
+    ``kind``: ``delete_message`` (``message_id``), ``restrict`` (``user_id`` may not send
+    messages until ``until``, Unix seconds), ``check_rights`` (innobot's own status and admin
+    rights there) or ``stop_poll`` (``message_id``). ``ref`` names what it is done for (a report
+    ``R-12``, a community ``K-3``), so that the outcome can be reported back.
+    """
+
+    kind: str
+    ref: str = ""
+    message_id: str | None = None
+    user_id: str | None = None
+    until: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """What innobot says back.
 
     ``text`` is Markdown-ish: ``*bold*``, ``_italic_`` and ``` `code` ``` only, produced by the
     catalog; user content inserted into it is escaped by the adapter, so handlers insert it raw
-    through :func:`handlers.i18n.user_text`. ``buttons`` are rows of choices.
+    through :func:`handlers.i18n.user_text`. ``buttons`` are rows of choices. A reply may carry
+    a :class:`Poll` (text and buttons are then its fallback) or be a :class:`GroupAction`.
     """
 
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
     document: Document | None = None
     to: Recipient | None = None
+    poll: Poll | None = None
+    action: GroupAction | None = None

@@ -6,6 +6,12 @@ the time zone given with ``tz=`` (Europe/Rome by default), for example::
 
     !event create Hydrogen webinar | kind=webinar | starts=2027-03-04 10:00 | ends=2027-03-04 11:30
         | tz=Europe/Stockholm | place=https://meet.example/h2 | capacity=50 | audience=topic:energy
+
+``!community remove R-ID`` and ``!community mute R-ID [12h]`` act in the Telegram group through
+the outbox (deleteMessage, restrictChatMember): the report becomes "removed" or "muted" only when
+Telegram accepted it, and :func:`on_group_action` tells the room the outcome, naming the admin
+right innobot lacks when that is why it failed. Linking a group checks innobot's rights there,
+and changes of innobot's own place in a linked group (:func:`bot_status_changed`) are reported.
 """
 
 from __future__ import annotations
@@ -18,11 +24,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.outbox import PRIORITY_NOTIFICATION, enqueue
 from handlers import consultations, events
-from handlers.core import Platform, Recipient, Reply
+from handlers.context import Context, Feature
+from handlers.core import ContentKind, GroupAction, Platform, Recipient, Reply
 from handlers.i18n import t
 from handlers.intents import TOPICS
-from handlers.moderation import Outgoing, RoomEvent
+from handlers.moderation import MODERATION_ROOM, Outgoing, RoomEvent, room_language
 from handlers.text import one_line
 from storage import engagement as store
 from storage.models import (
@@ -45,6 +53,9 @@ CAPACITY_MAX = 100_000
 LIST_MAX = 20
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 DEFAULT_ZONE = "Europe/Rome"
+MUTE_DEFAULT = timedelta(hours=24)
+MUTE_MAX = timedelta(days=366)
+_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
 
 
 class Desk(Protocol):
@@ -193,14 +204,18 @@ async def _community_link(desk: Desk, rest: str) -> None:
         other = await store.community_of_chat(desk.session, chat)
         if other is not None and other.id != community.id:
             raise BadOption("engagement.chat_taken", chat=chat, name=other.name)
-        community.telegram_chat_id = chat
         if len(parts) > 3:
             link = parts[3]
             if not link.startswith("https://t.me/") or len(link) > 255:
                 raise BadOption("engagement.bad_link", link=link[:60])
             community.invite_link = link
+        community.telegram_chat_id = chat
+        # The link stands either way; innobot's rights there are checked and the room told
+        # (on_group_action): without them it cannot act on reports.
+        check = GroupAction("check_rights", ref=f"K-{community.id}")
+        desk.out.append(Outgoing(Recipient(Platform.TELEGRAM, chat), Reply("", action=check)))
     elif where == "matrix":
-        if not chat.startswith("!") or ":" not in chat:
+        if not chat.startswith("!") or len(chat) < 2:  # room version 12 ids have no server
             raise BadOption("engagement.bad_chat", chat=chat[:40])
         community.matrix_room_id = chat
     else:
@@ -241,8 +256,23 @@ async def _community_close(desk: Desk, rest: str) -> None:
     desk.say("engagement.community_closed", name=community.name)
 
 
+def parse_duration(value: str) -> timedelta:
+    """``30m``, ``12h``, ``7d`` (at most 366 days); an empty value is a day."""
+    value = value.strip().lower()
+    if not value:
+        return MUTE_DEFAULT
+    number, unit = value[:-1], value[-1:]
+    if unit not in _UNITS or not number.isdigit() or len(number) > 6 or int(number) < 1:
+        raise BadOption("engagement.bad_duration", value=value[:20])
+    duration = int(number) * _UNITS[unit]
+    if duration > MUTE_MAX:
+        raise BadOption("engagement.bad_duration", value=value[:20])
+    return duration
+
+
 async def _report_action(desk: Desk, rest: str, action: str) -> None:
-    report_id = _id(rest.split(" ", 1)[0] if rest else "", "R")
+    head, _, tail = rest.strip().partition(" ")
+    report_id = _id(head, "R")
     report = await desk.session.get(GroupReport, report_id) if report_id else None
     if report is None:
         desk.say("engagement.unknown", ref=rest[:20])
@@ -250,11 +280,32 @@ async def _report_action(desk: Desk, rest: str, action: str) -> None:
     if report.status != "open":
         desk.say("engagement.report_done", ref=f"R-{report.id}", status=report.status)
         return
-    report.status = action
+    ref = f"R-{report.id}"
     report.handled_by = desk.event.sender
-    # Taking the action in the group needs the bot's admin rights there; the desk records the
-    # decision and says plainly that the group's own admins have to carry it out.
-    desk.say(f"engagement.report_{action}", ref=f"R-{report.id}")
+    if action == "dismissed":
+        report.status = action
+        desk.say("engagement.report_dismissed", ref=ref)
+        return
+    if not report.chat_id.lstrip("-").isdigit():
+        # Not a Telegram group: innobot cannot act there; the decision is recorded and the
+        # room told that the room's own admins have to carry it out.
+        report.status = action
+        desk.say(f"engagement.report_{action}", ref=ref)
+        return
+    # The report changes only when Telegram has done it (on_group_action hears the outcome).
+    if action == "removed":
+        act = GroupAction("delete_message", ref=ref, message_id=report.message_id)
+        desk.say("engagement.report_removing", ref=ref)
+    else:
+        until = utcnow() + parse_duration(tail)
+        act = GroupAction("restrict", ref=ref, user_id=report.reported_user, until=_stamp(until))
+        desk.say("engagement.report_muting", ref=ref, until=until.strftime("%Y-%m-%d %H:%M UTC"))
+    to = Recipient(Platform.TELEGRAM, report.chat_id)
+    desk.out.append(Outgoing(to, Reply("", action=act)))
+
+
+def _stamp(moment: datetime) -> int:
+    return int(moment.timestamp())
 
 
 async def _community_remove(desk: Desk, rest: str) -> None:
@@ -531,3 +582,130 @@ COMMANDS: dict[str, SubHandler] = {
     "consultation": consultation,
     "event": event,
 }
+
+
+# --- what Telegram did with innobot's group actions ----------------------------------------------
+
+# The admin right each action needs, as Telegram's apps name it (catalog keys).
+_RIGHTS = {"delete_message": "engagement.right_delete", "restrict": "engagement.right_restrict"}
+
+
+async def _tell_room(session: AsyncSession, key: str, **values: object) -> None:
+    lang = await room_language(session)
+    text = t(lang, key, **values)
+    enqueue(
+        session, Platform.MATRIX, MODERATION_ROOM, [Reply(text)], priority=PRIORITY_NOTIFICATION
+    )
+
+
+def _missing_rights(lang: str, status: str) -> str:
+    have = status.split()
+    return ", ".join(
+        t(lang, key)
+        for right, key in (("delete", _RIGHTS["delete_message"]), ("restrict", _RIGHTS["restrict"]))
+        if right not in have
+    )
+
+
+async def on_group_action(
+    session: AsyncSession,
+    row: object,
+    action: GroupAction,
+    receipt: dict[str, Any] | None,
+    error: str | None,
+) -> None:
+    """The outcome of a group action, in the transaction that records it (outbox hook).
+
+    A report becomes "removed" or "muted" only here, when Telegram accepted the action; the
+    room hears the outcome in its language, including which admin right innobot lacks.
+    """
+    if action.kind == "check_rights":
+        await _rights_checked(session, action, receipt)
+        return
+    if action.kind not in _RIGHTS:
+        return  # stopping a poll: nobody is waiting to hear
+    report_id = _id(action.ref, "R")
+    report = await session.get(GroupReport, report_id) if report_id else None
+    if report is None:
+        return
+    ref = f"R-{report.id}"
+    if receipt is not None and receipt.get("ok"):
+        report.status = "removed" if action.kind == "delete_message" else "muted"
+        if action.kind == "delete_message":
+            await _tell_room(session, "engagement.report_removed_done", ref=ref)
+        else:
+            until = datetime.fromtimestamp(action.until or 0, ZoneInfo("UTC"))
+            await _tell_room(
+                session,
+                "engagement.report_muted_done",
+                ref=ref,
+                until=until.strftime("%Y-%m-%d %H:%M UTC"),
+            )
+        log.info("report %s: %s carried out in the group", ref, action.kind)
+        return
+    reason = str((receipt or {}).get("reason") or "error")
+    log.info("report %s: %s not carried out (%s)", ref, action.kind, reason)
+    lang = await room_language(session)
+    if reason == "no_right":
+        await _tell_room(
+            session, "engagement.action_no_right", ref=ref, right=t(lang, _RIGHTS[action.kind])
+        )
+    elif reason == "not_member":
+        await _tell_room(session, "engagement.action_not_member", ref=ref)
+    elif reason == "gone" and action.kind == "delete_message":
+        await _tell_room(session, "engagement.action_message_gone", ref=ref)
+    elif reason == "gone":
+        await _tell_room(session, "engagement.action_member_gone", ref=ref)
+    elif reason == "too_old":
+        await _tell_room(session, "engagement.action_too_old", ref=ref)
+    elif reason == "is_admin":
+        await _tell_room(session, "engagement.action_is_admin", ref=ref)
+    else:
+        detail = str((receipt or {}).get("detail") or error or "")[:200]
+        await _tell_room(session, "engagement.action_failed", ref=ref, detail=detail or "–")
+
+
+async def _rights_checked(
+    session: AsyncSession, action: GroupAction, receipt: dict[str, Any] | None
+) -> None:
+    community_id = _id(action.ref, "K")
+    community = await session.get(Community, community_id) if community_id else None
+    if community is None:
+        return
+    status = str((receipt or {}).get("status") or "")
+    key, values = _status_message(await room_language(session), status)
+    await _tell_room(session, key, name=community.name, **values)
+
+
+def _status_message(lang: str, status: str) -> tuple[str, dict[str, object]]:
+    """The room's message about innobot's ``status`` in a group (``admin delete restrict``,
+    ``member``, ``removed``: :data:`handlers.core.ContentKind.BOT_STATUS`)."""
+    words = status.split()
+    if not words or words[0] == "removed":
+        return "engagement.rights_not_member", {}
+    if words[0] != "admin":
+        return "engagement.rights_not_admin", {}
+    missing = _missing_rights(lang, status)
+    if missing:
+        return "engagement.rights_missing", {"rights": missing}
+    return "engagement.rights_ok", {}
+
+
+async def bot_status_changed(ctx: Context) -> list[Reply] | None:
+    """innobot was added to, promoted or demoted in, or removed from a group (a group handler):
+    the moderation room hears it when the group is linked to a community."""
+    if ctx.msg.kind is not ContentKind.BOT_STATUS:
+        return None
+    community = await store.community_of_chat(ctx.session, ctx.msg.chat_id)
+    if community is None:
+        return []
+    lang = await room_language(ctx.session)
+    key, values = _status_message(lang, ctx.msg.text)
+    key = key.replace("engagement.rights_", "engagement.bot_now_")
+    text = t(lang, key, name=community.name, **values)
+    ctx.notifications.append(Reply(text, to=Recipient(Platform.MATRIX, MODERATION_ROOM)))
+    log.info("community %s: innobot's status in its group is now %s", community.id, ctx.msg.text)
+    return []
+
+
+feature = Feature(group=bot_status_changed)

@@ -7,6 +7,7 @@ from handlers.challenges import feature as challenges_feature
 from handlers.communities import feature as communities_feature
 from handlers.consultations import feature as consultations_feature
 from handlers.context import Feature
+from handlers.engagement_moderation import feature as group_status_feature
 from handlers.events import feature as events_feature
 from handlers.help import feature as help_feature
 from handlers.ideas import feature as ideas_feature
@@ -25,6 +26,7 @@ ALL_FEATURES: tuple[Feature, ...] = (
     profiles_feature,
     challenges_feature,
     matches_feature,
+    group_status_feature,  # innobot's own place in a group, before the groups' own handling
     communities_feature,
     events_feature,
     consultations_feature,

@@ -34,8 +34,9 @@ CLARIFY = "clarify"
 OUT_OF_SCOPE = "out_of_scope"
 
 # Commands that work in the middle of a flow without leaving it (the buttons under an alert
-# run /alerts and /remind: they are one tap, whatever the person is doing).
-FLOW_SAFE_COMMANDS = frozenset({"help", "alerts", "remind"})
+# run /alerts and /remind, a vote in a Telegram poll arrives as /poll: they are one tap,
+# whatever the person is doing).
+FLOW_SAFE_COMMANDS = frozenset({"help", "alerts", "remind", "poll"})
 
 
 @dataclass

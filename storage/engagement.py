@@ -12,6 +12,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
+    ChatPoll,
     Community,
     CommunityMember,
     Consultation,
@@ -252,6 +253,44 @@ async def record_answer(
     return answer
 
 
+async def remove_answer(session: AsyncSession, consultation_id: int, person_id: int) -> bool:
+    """Withdraw ``person_id``'s answer (a vote taken back); False if there was none."""
+    result = await session.execute(
+        delete(ConsultationAnswer).where(
+            ConsultationAnswer.consultation_id == consultation_id,
+            ConsultationAnswer.person_id == person_id,
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def record_poll(
+    session: AsyncSession, platform: str, chat_id: str, message_id: str, poll_id: str, subject: str
+) -> None:
+    """Remember a native poll innobot sent (its answers name only the poll)."""
+    if await session.get(ChatPoll, poll_id) is None:
+        session.add(
+            ChatPoll(
+                poll_id=poll_id,
+                platform=platform,
+                chat_id=chat_id,
+                message_id=message_id,
+                subject=subject,
+            )
+        )
+        await session.flush()
+
+
+async def chat_poll(session: AsyncSession, poll_id: str) -> ChatPoll | None:
+    return await session.get(ChatPoll, poll_id)
+
+
+async def polls_of(session: AsyncSession, subject: str) -> list[ChatPoll]:
+    """The polls sent for ``subject`` (e.g. ``consultation:12``), oldest first."""
+    query = select(ChatPoll).where(ChatPoll.subject == subject).order_by(ChatPoll.created_at)
+    return list(await session.scalars(query))
+
+
 @dataclass(frozen=True, slots=True)
 class Results:
     answers: int
@@ -459,6 +498,8 @@ async def forget_engagement(session: AsyncSession, person_id: int) -> None:
     freed = {reg.event_id for reg in regs}
     await session.execute(delete(EventRegistration).where(EventRegistration.person_id == person_id))
     await session.execute(delete(CommunityMember).where(CommunityMember.person_id == person_id))
+    chats = select(Identity.chat_id).where(Identity.person_id == person_id)
+    await session.execute(delete(ChatPoll).where(ChatPoll.chat_id.in_(chats)))
     await session.execute(
         update(ConsultationAnswer)
         .where(ConsultationAnswer.person_id == person_id)

@@ -720,3 +720,17 @@ class EventRegistration(Base):
     attended: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ChatPoll(Base):
+    """A native poll innobot sent (Telegram), so that an answer, which names only the poll, can
+    be traced to what it answers (``subject``, e.g. ``consultation:12``) and the poll stopped."""
+
+    __tablename__ = "chat_poll"
+
+    poll_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64), index=True)
+    message_id: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from handlers.core import Platform, Reply
+
+# What the platform answered to a send, for those who need it: the outcome of a group action
+# (``{"ok": False, "reason": "no_right", ...}``). Plain JSON values, so it can be stored.
+Receipt = dict[str, Any]
 
 
 class DeliveryError(Exception):
@@ -61,6 +65,7 @@ class Adapter(Protocol):
     platform: Platform
     pacing: Pacing
 
-    async def send(self, chat_id: str, reply: Reply) -> None:
-        """Deliver ``reply`` into ``chat_id`` or raise a :class:`DeliveryError`."""
+    async def send(self, chat_id: str, reply: Reply) -> Receipt | None:
+        """Deliver ``reply`` into ``chat_id`` or raise a :class:`DeliveryError`; a reply that
+        carries a group action gets the action's outcome back."""
         ...

@@ -15,13 +15,26 @@ import os
 import re
 import time
 import warnings
+import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial
 from typing import Any, Final
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ChatType, ParseMode
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram import (
+    ChatMember,
+    ChatMemberUpdated,
+    ChatPermissions,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputPollOption,
+    Message,
+    PollAnswer,
+    Update,
+)
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode, PollLimit, PollType
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -44,13 +57,25 @@ from bot.adapters.base import (
     DeliveryError,
     Pacing,
     PermanentFailure,
+    Receipt,
     RejectedMessage,
     RetryLater,
     TransientFailure,
 )
 from bot.settings import Settings
-from handlers.core import ContentKind, Document, IncomingMessage, Platform, Quoted, Reply
+from handlers.context import COMMAND_PREFIX
+from handlers.core import (
+    ContentKind,
+    Document,
+    GroupAction,
+    IncomingMessage,
+    Platform,
+    Poll,
+    Quoted,
+    Reply,
+)
 from handlers.markup import to_html
+from storage import engagement as engagement_store
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +86,14 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 TEXT_LIMIT: Final = 4096  # Telegram's limit on one message's text
 CALLBACK_DATA_LIMIT: Final = 64  # bytes
 DISPLAY_NAME_LIMIT: Final = 128
-ALLOWED_UPDATES: Final = [Update.MESSAGE, Update.CALLBACK_QUERY]
+# Poll answers (of innobot's non-anonymous polls) and changes of innobot's own membership in a
+# group are asked for explicitly: they are not message updates.
+ALLOWED_UPDATES: Final = [
+    Update.MESSAGE,
+    Update.CALLBACK_QUERY,
+    Update.POLL_ANSWER,
+    Update.MY_CHAT_MEMBER,
+]
 POLL_TIMEOUT: Final = 30  # seconds a getUpdates call may wait for updates
 MAX_CONCURRENT_UPDATES: Final = 64
 UPDATE_QUEUE_SIZE: Final = 1024  # a full queue slows polling / the webhook down
@@ -96,8 +128,14 @@ def to_incoming(update: Update) -> IncomingMessage | None:
     """The platform-neutral form of ``update``; None for updates nobody sent to innobot.
 
     Service messages (members joining, pinned messages...), edits, channel posts and callback
-    queries without data are not messages a person sent us and are ignored.
+    queries without data are not messages a person sent us and are ignored. A poll answer
+    becomes the command ``/poll POLL_ID N,N`` (``-`` for a withdrawn vote) from the voter's
+    private chat; a change of innobot's own membership in a group becomes a ``BOT_STATUS``.
     """
+    if update.poll_answer is not None:
+        return _poll_answer(update, update.poll_answer)
+    if update.my_chat_member is not None:
+        return _bot_status(update, update.my_chat_member)
     query = update.callback_query
     if query is not None:
         message = query.message
@@ -158,6 +196,59 @@ def _member_joined(update: Update, message: Message) -> IncomingMessage | None:
         language_hint=newcomer.language_code,
         is_private=False,
         message_id=str(message.message_id),
+        raw=update,
+    )
+
+
+def _poll_answer(update: Update, answer: PollAnswer) -> IncomingMessage | None:
+    user = answer.user
+    if user is None or user.is_bot:  # voted as a chat (an anonymous admin): nobody to count
+        return None
+    chosen = ",".join(str(i + 1) for i in answer.option_ids) or "-"
+    return IncomingMessage(
+        platform=Platform.TELEGRAM,
+        chat_id=str(user.id),  # a private chat's id is its user's id
+        user_id=str(user.id),
+        button=f"{COMMAND_PREFIX}poll {answer.poll_id[:40]} {chosen}",
+        kind=ContentKind.BUTTON,
+        display_name=_display_name(user.first_name, user.last_name),
+        language_hint=user.language_code,
+        raw=update,
+    )
+
+
+def bot_status(member: ChatMember) -> str:
+    """innobot's place in a group in words: ``admin delete restrict``, ``member``, ``removed``."""
+    if member.status == ChatMemberStatus.OWNER:
+        return "admin delete restrict"
+    if member.status == ChatMemberStatus.ADMINISTRATOR:
+        rights = [
+            name
+            for name, right in (
+                ("delete", "can_delete_messages"),
+                ("restrict", "can_restrict_members"),
+            )
+            if getattr(member, right, False)
+        ]
+        return " ".join(["admin", *rights])
+    if member.status in (ChatMemberStatus.MEMBER, ChatMemberStatus.RESTRICTED):
+        return "member"
+    return "removed"  # left or banned
+
+
+def _bot_status(update: Update, change: ChatMemberUpdated) -> IncomingMessage | None:
+    if change.chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
+        return None  # a private chat blocked or unblocked: the outbox notices that by itself
+    by = change.from_user
+    return IncomingMessage(
+        platform=Platform.TELEGRAM,
+        chat_id=str(change.chat.id),
+        user_id=str(by.id),
+        text=bot_status(change.new_chat_member),
+        kind=ContentKind.BOT_STATUS,
+        display_name=_display_name(by.first_name, by.last_name),
+        language_hint=by.language_code,
+        is_private=False,
         raw=update,
     )
 
@@ -300,6 +391,22 @@ def _keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows) if rows else None
 
 
+def poll_fits(poll: Poll) -> bool:
+    """Whether Telegram takes ``poll`` as a native poll (else the reply's buttons are sent)."""
+    return (
+        0 < len(poll.question.strip()) <= PollLimit.MAX_QUESTION_LENGTH
+        and 2 <= len(poll.options) <= PollLimit.MAX_OPTION_NUMBER
+        and all(0 < len(o.strip()) <= PollLimit.MAX_OPTION_LENGTH for o in poll.options)
+    )
+
+
+def _number(value: str | None) -> int:
+    try:
+        return int(value or "")
+    except ValueError:
+        raise RejectedMessage(f"not a Telegram id: {value!r}") from None
+
+
 def _retry_after_seconds(error: RetryAfter) -> float:
     with warnings.catch_warnings():
         # The attribute's type changes in a future PTB version; accept both forms.
@@ -372,6 +479,8 @@ class _ChatOrderedProcessor(BaseUpdateProcessor):
             return
         receipt = asyncio.create_task(self._on_receipt(update))
         key = update.effective_chat.id if update.effective_chat else 0
+        if update.poll_answer is not None and update.poll_answer.user is not None:
+            key = update.poll_answer.user.id  # the voter's private chat
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
@@ -404,7 +513,13 @@ class TelegramAdapter:
         group_prefix="-",
     )
 
-    def __init__(self, settings: Settings, on_message: OnMessage) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        on_message: OnMessage,
+        *,
+        sessions: async_sessionmaker[AsyncSession] | None = None,
+    ) -> None:
         if settings.telegram_token is None:
             raise ValueError("Telegram needs INNOBOT_TELEGRAM_TOKEN")
         if settings.telegram_mode == "webhook" and not (
@@ -415,7 +530,13 @@ class TelegramAdapter:
             )
         self._settings = settings
         self._on_message = on_message
+        # Where the polls innobot sends are recorded (their answers name only the poll).
+        self._sessions = sessions
         self._application: AnyApplication | None = None
+        # Held while a poll is sent and recorded; an answer from that chat waits for it.
+        self._poll_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
         self._progress: OrderedDict[tuple[str, Reply], tuple[int, float]] = OrderedDict()
 
     @property
@@ -536,6 +657,11 @@ class TelegramAdapter:
         if message is None:
             log.debug("telegram: ignoring update %s", update.update_id)
             return
+        if update.poll_answer is not None and update.poll_answer.user is not None:
+            lock = self._poll_locks.get(update.poll_answer.user.id)
+            if lock is not None:
+                async with lock:  # the poll answered may still be being recorded
+                    pass
         try:
             await self._on_message(message)
         except Exception:
@@ -554,11 +680,13 @@ class TelegramAdapter:
 
     # -- delivery --
 
-    async def send(self, chat_id: str, reply: Reply) -> None:
+    async def send(self, chat_id: str, reply: Reply) -> Receipt | None:
         """Deliver ``reply`` into ``chat_id``, split over several messages if it is long.
 
         Raises RetryLater, TransientFailure or PermanentFailure. When a long reply fails half-way
         the parts already delivered are remembered, and a retry of the same reply sends the rest.
+        A reply carrying a poll that fits Telegram's limits is sent as a native poll (after its
+        intro); a group action is carried out and its outcome returned (see :meth:`_act`).
         """
         try:
             target = int(chat_id)
@@ -567,6 +695,8 @@ class TelegramAdapter:
         if self._application is None:
             # Not started, or stopped: the outbox keeps the reply and tries again later.
             raise TransientFailure("the Telegram adapter is not running")
+        if reply.action is not None:
+            return await self._act(target, reply.action)
         steps = self._steps(target, reply)
         if not steps:
             raise RejectedMessage("empty reply: nothing to send")
@@ -590,8 +720,16 @@ class TelegramAdapter:
                     self._progress.pop(key, None)
                 raise failure from error
         self._progress.pop(key, None)
+        return None
 
     def _steps(self, chat: int, reply: Reply) -> list[Callable[[], Awaitable[None]]]:
+        if reply.poll is not None and poll_fits(reply.poll):
+            poll = reply.poll
+            intro = split_html(to_html(poll.intro)) if poll.intro.strip() else []
+            return [
+                *(partial(self._send_text, chat, part, None) for part in intro),
+                partial(self._send_poll, chat, poll),
+            ]
         keyboard = _keyboard(reply)
         parts = split_html(to_html(reply.text)) if reply.text.strip() else []
         steps: list[Callable[[], Awaitable[None]]] = [
@@ -613,6 +751,110 @@ class TelegramAdapter:
             # A rendering fault must not leave the user without an answer: send it unformatted.
             log.error("telegram: HTML rejected (%s); sending plain text", error.message)
             await bot.send_message(chat, _strip_tags(part), reply_markup=markup)
+
+    async def _send_poll(self, chat: int, poll: Poll) -> None:
+        """A non-anonymous poll (only those tell innobot who answered), recorded before any
+        answer to it is handled."""
+        lock = self._poll_locks.get(chat)
+        if lock is None:
+            lock = self._poll_locks[chat] = asyncio.Lock()
+        async with lock:
+            message = await self.application.bot.send_poll(
+                chat,
+                poll.question,
+                [InputPollOption(option) for option in poll.options],
+                is_anonymous=False,
+                type=PollType.REGULAR,
+                allows_multiple_answers=poll.multiple,
+            )
+            if message.poll is not None:
+                await self._record_poll(chat, message.message_id, message.poll.id, poll.subject)
+
+    async def _record_poll(self, chat: int, message_id: int, poll_id: str, subject: str) -> None:
+        if self._sessions is None:
+            log.warning("telegram: poll %s sent with nowhere to record it", poll_id)
+            return
+        try:
+            async with self._sessions() as session, session.begin():
+                await engagement_store.record_poll(
+                    session, Platform.TELEGRAM.value, str(chat), str(message_id), poll_id, subject
+                )
+        except SQLAlchemyError:
+            # The poll is out; its answers will be refused as unknown, which the voter is told.
+            log.exception("telegram: could not record poll %s (%s)", poll_id, subject)
+
+    # -- group actions --
+
+    async def _act(self, chat: int, action: GroupAction) -> Receipt:
+        """Carry out ``action`` in the group ``chat``.
+
+        The receipt says ``ok``, and otherwise ``reason``: ``no_right`` (innobot lacks the admin
+        right), ``not_member`` (innobot is not in the group), ``gone`` (the message or member is
+        no longer there), ``too_old`` (bots may delete messages for 48 hours), ``is_admin`` (an
+        administrator cannot be restricted) or ``refused``; ``status`` is innobot's place in the
+        group (:func:`bot_status`). Flood control and network trouble raise, to be retried.
+        """
+        bot = self.application.bot
+        try:
+            if action.kind == "check_rights":
+                return {"ok": True, "status": await self._own_status(chat)}
+            if action.kind == "delete_message":
+                await bot.delete_message(chat, _number(action.message_id))
+            elif action.kind == "restrict":
+                await bot.restrict_chat_member(
+                    chat,
+                    _number(action.user_id),
+                    ChatPermissions.no_permissions(),
+                    until_date=action.until,
+                )
+            elif action.kind == "stop_poll":
+                await bot.stop_poll(chat, _number(action.message_id))
+            else:
+                raise RejectedMessage(f"unknown group action {action.kind!r}")
+        except (BadRequest, Forbidden) as error:
+            return await self._refused(chat, action, error)
+        except TelegramError as error:
+            raise delivery_error(error) from error
+        except RuntimeError as error:
+            raise TransientFailure("the Telegram adapter is stopping") from error
+        log.info("telegram: %s done in chat %s for %s", action.kind, chat, action.ref)
+        return {"ok": True}
+
+    async def _own_status(self, chat: int) -> str:
+        bot = self.application.bot
+        try:
+            return bot_status(await bot.get_chat_member(chat, bot.id))
+        except Forbidden:
+            return "removed"
+        except BadRequest as error:
+            if "not found" in error.message.lower():
+                return "removed"
+            raise
+
+    async def _refused(self, chat: int, action: GroupAction, error: TelegramError) -> Receipt:
+        detail = error.message[:200]
+        lowered = detail.lower()
+        log.warning("telegram: %s refused in chat %s: %s", action.kind, chat, detail)
+        if isinstance(error, Forbidden) or any(
+            sign in lowered for sign in ("chat not found", "not a member", "was kicked")
+        ):
+            return {"ok": False, "reason": "not_member", "status": "removed", "detail": detail}
+        try:
+            status = await self._own_status(chat)
+        except TelegramError as again:
+            raise delivery_error(again) from again
+        needed = {"delete_message": "delete", "restrict": "restrict"}.get(action.kind)
+        if "administrator" in lowered:
+            reason = "is_admin"
+        elif "not found" in lowered or "already been closed" in lowered:
+            reason = "gone"
+        elif needed is not None and needed not in status.split():
+            reason = "no_right"
+        elif action.kind == "delete_message":
+            reason = "too_old"
+        else:
+            reason = "refused"
+        return {"ok": False, "reason": reason, "status": status, "detail": detail}
 
     async def _send_document(
         self, chat: int, document: Document, markup: InlineKeyboardMarkup | None

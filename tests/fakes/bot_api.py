@@ -598,15 +598,39 @@ class FakeBotAPI:
         language_code: str | None = "en",
         first_name: str = "Ada",
         last_name: str | None = None,
+        reply_to: int | None = None,
     ) -> JSON:
-        """The user sends ``text`` (a ``/command`` carries a bot_command entity)."""
+        """The user sends ``text`` (a ``/command`` carries a bot_command entity), as a reply to
+        message ``reply_to`` of the same chat if given."""
         fields: JSON = {"text": text}
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
             fields["entities"] = [
                 {"type": "bot_command", "offset": 0, "length": utf16_len(command)}
             ]
+        if reply_to is not None:
+            where = user_id if chat_id is None else chat_id
+            quoted = next((m for m in self._messages[where] if m["message_id"] == reply_to), None)
+            if quoted is None:
+                raise LookupError(f"no message {reply_to} in chat {where}")
+            fields["reply_to_message"] = {
+                k: v for k, v in quoted.items() if k != "reply_to_message"
+            }
         return self._user_message(user_id, chat_id, language_code, first_name, last_name, fields)
+
+    def join_group(
+        self,
+        user_id: int,
+        chat_id: int,
+        *,
+        language_code: str | None = "en",
+        first_name: str = "Ada",
+    ) -> JSON:
+        """The user joins the group: the service message listing the new member."""
+        if user_id not in self._users or self._users[user_id].get("language_code") != language_code:
+            self.add_user(user_id, first_name=first_name, language_code=language_code)
+        fields: JSON = {"new_chat_members": [self._users[user_id]]}
+        return self._user_message(user_id, chat_id, language_code, first_name, None, fields)
 
     def send_sticker(self, user_id: int, *, language_code: str | None = "en") -> JSON:
         sticker = {
