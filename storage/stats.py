@@ -493,6 +493,9 @@ def _public(
 SUPPRESSED_BELOW: Final = 5  # the open data publishes per-unit counts from 1 to 4 as null
 REPORT_OPEN: Final = "open"
 REPORT_DISMISSED: Final = frozenset({"dismiss", "dismissed"})
+# Outbox kinds of what innobot posts into a community's group or room: the community posts of
+# approved challenges and events (handlers.community_posts) and event announcements.
+POST_KINDS: Final = ("community_post", "event")
 PERIODS: Final = {"30d": timedelta(days=30), "90d": timedelta(days=90), "12m": timedelta(days=365)}
 PERIOD_MONTHS_MAX: Final = 24  # months drawn at most in a chart of a long period
 
@@ -699,7 +702,7 @@ async def engagement(
             OutboxMessage.created_at,
         ).where(
             OutboxMessage.chat_id.in_({chat for _, chat in chats}),
-            OutboxMessage.kind != "reply",
+            OutboxMessage.kind.in_(POST_KINDS),
             OutboxMessage.status == "sent",
         )
         for platform, chat_id, sent_at, created in await session.execute(query):

@@ -355,7 +355,7 @@ async def seed_engagement(
         at = clock.moment()
         chat = community.matrix_room_id or community.telegram_chat_id or ""
         session.add(OutboxMessage(platform="matrix" if matrix else "telegram", chat_id=chat,
-                                  kind=rng.choice(("event", "challenge")), priority=10,
+                                  kind=rng.choice(("community_post", "event")), priority=10,
                                   dedupe_key=f"seed-post-{n}", payload={"text": "News"},
                                   status="sent", created_at=at, next_attempt_at=at,
                                   sent_at=at))  # fmt: skip

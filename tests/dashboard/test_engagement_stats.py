@@ -101,7 +101,8 @@ async def engagement_programme(sessions: Sessions, now: datetime) -> Ids:
                 outbox("-1001", "event", "sent", now - 4 * DAY, key="event:1:g:1"),  # a post
                 outbox("-1001", "event", "pending", now - DAY, key="event:2:g:1"),  # not yet
                 outbox("-1001", "reply", "sent", now - DAY),  # a welcome, not a post
-                outbox("!health:example.org", "challenge", "sent", now - 50 * DAY,
+                outbox("-1001", "consultation", "sent", now - DAY),  # a poll, not a post
+                outbox("!health:example.org", "community_post", "sent", now - 50 * DAY,
                        platform="matrix"),
                 outbox("!health:example.org", "event", "sent", now - DAY),  # not the room
             ]
