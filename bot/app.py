@@ -131,13 +131,14 @@ async def build_app(
         default_language=settings.default_language,
     )
     from handlers.alerts import RENDERERS
+    from handlers.community_posts import RENDERERS as POST_RENDERERS
     from storage.alerts import stop_alerts_for_unreachable
 
     worker = DeliveryWorker(
         sessions,
         {},
         claim_rows=not is_sqlite(url),
-        renderers=RENDERERS,
+        renderers={**RENDERERS, **POST_RENDERERS},
         on_unreachable=stop_alerts_for_unreachable,
         engine=engine,
     )
@@ -167,7 +168,12 @@ async def build_app(
     if matrix and settings.matrix_homeserver:
         from bot.adapters.matrix import MatrixAdapter
 
-        app.matrix = MatrixAdapter(settings, sessions, on_queued=worker.wake)
+        app.matrix = MatrixAdapter(
+            settings,
+            sessions,
+            on_queued=worker.wake,
+            on_message=metrics.observe_handler(dispatcher.handle),
+        )
         app.add_adapter(app.matrix)
     if web_server:
         from bot.web import build_web_app

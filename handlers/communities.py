@@ -1,9 +1,9 @@
 """Topic communities: /communities, joining and leaving, and innobot in linked group chats.
 
-A community may be linked to a Telegram group. There innobot welcomes new members in the
-group's language, answers the group commands (:data:`GROUP_COMMANDS`), and takes ``/report``,
-sent as a reply to a message, to the moderation room. Anything personal (joining, registering
-for an event) is answered in the person's private chat, never in the group.
+A community may be linked to a Telegram group and to a Matrix room. There innobot welcomes new
+members in the community's language, answers the group commands (:data:`GROUP_COMMANDS`), and
+takes ``/report``, sent as a reply to a message, to the moderation room. Anything personal
+(joining, registering for an event) is answered in the person's private chat, never in the group.
 """
 
 from __future__ import annotations
@@ -116,10 +116,13 @@ async def leave_community(ctx: Context) -> list[Reply]:
 
 
 async def in_group(ctx: Context) -> list[Reply] | None:
-    """A message in a group chat: handled if the group is linked to a community."""
-    if ctx.msg.platform is not Platform.TELEGRAM:
+    """A message in a group chat or room: handled if it is linked to a community."""
+    if ctx.msg.platform is Platform.TELEGRAM:
+        community = await store.community_of_chat(ctx.session, ctx.msg.chat_id)
+    elif ctx.msg.platform is Platform.MATRIX:
+        community = await store.community_of_room(ctx.session, ctx.msg.chat_id)
+    else:
         return None
-    community = await store.community_of_chat(ctx.session, ctx.msg.chat_id)
     if community is None:
         return None
     lang = community.language
@@ -149,10 +152,22 @@ async def in_group(ctx: Context) -> list[Reply] | None:
     if name == "events":
         from handlers.events import list_events
 
-        return await list_events(ctx)
+        listed = await list_events(ctx)
+        if msg.platform is Platform.TELEGRAM:
+            return listed
+        # Matrix rooms have no buttons: the command to send in the direct chat instead.
+        return [Reply(_with_rsvp_hint(lang, reply)) if reply.buttons else reply for reply in listed]
     if name == "communities":
         return await list_communities(ctx)
     return [Reply(t(lang, "communities.group_help", community=community.name))]
+
+
+def _with_rsvp_hint(lang: str, reply: Reply) -> str:
+    payload = reply.buttons[0][0].payload if reply.buttons and reply.buttons[0] else ""
+    name, _, argument = payload.removeprefix("c:").partition(" ")
+    if name != "rsvp" or not argument.isdigit():
+        return reply.text
+    return reply.text + "\n" + t(lang, "communities.post_rsvp_how", id=argument)
 
 
 async def _group_button(ctx: Context, payload: str) -> list[Reply]:
@@ -197,9 +212,12 @@ async def report(ctx: Context, community: Community) -> list[Reply]:
     excerpt = one_line(quoted.text)
     if len(excerpt) > EXCERPT_MAX:
         excerpt = excerpt[: EXCERPT_MAX - 1] + "…"
+    card = "communities.report_card"
+    if ctx.msg.platform is Platform.MATRIX:
+        card = "communities.report_card_matrix"
     text = t(
         room_lang,
-        "communities.report_card",
+        card,
         ref=f"R-{entry.id}",
         community=community.name,
         user=quoted.user_id,

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.outbox import PRIORITY_ALERT, PRIORITY_NOTIFICATION, enqueue
+from handlers.community_posts import mark_announcement, post_event
 from handlers.context import Command, Context, Feature, command_button
 from handlers.core import Button, Document, Platform, Recipient, Reply
 from handlers.i18n import t
@@ -236,7 +237,7 @@ async def announce(session: AsyncSession, event: Event) -> int:
             continue
         text = t(where.language, "events.announce") + "\n" + describe(where.language, event, 0)
         reply = Reply(text, ((rsvp_button(where.language, event),),))
-        enqueue(
+        rows = enqueue(
             session,
             where.platform,
             where.chat_id,
@@ -246,32 +247,11 @@ async def announce(session: AsyncSession, event: Event) -> int:
             priority=PRIORITY_ALERT,
             dedupe_key=key,
         )
+        # Checked again when its turn comes: not sent to someone who left the audience.
+        mark_announcement(rows, event)
         queued += 1
-    queued += await post_to_groups(session, event)
+    queued += await post_event(session, event)
     return queued
-
-
-async def post_to_groups(session: AsyncSession, event: Event) -> int:
-    audience = dict(event.audience or {})
-    groups = [
-        c for c in await store.communities(session) if c.telegram_chat_id and fits(c, audience)
-    ]
-    keys = {f"event:{event.id}:g:{c.id}": c for c in groups}
-    fresh = await store.unused_keys(session, list(keys))
-    for key in fresh:
-        community = keys[key]
-        lang = community.language
-        text = t(lang, "events.announce") + "\n" + describe(lang, event, 0)
-        enqueue(
-            session,
-            Platform.TELEGRAM,
-            str(community.telegram_chat_id),
-            [Reply(text, ((rsvp_button(lang, event),),))],
-            kind="event",
-            priority=PRIORITY_ALERT,
-            dedupe_key=key,
-        )
-    return len(fresh)
 
 
 async def queue_reminders(session: AsyncSession, now: datetime) -> int:

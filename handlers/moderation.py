@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.answers import ANSWER_FLOW, ANSWER_MAX, answer_command, feature
+from handlers.community_posts import post_challenge
 from handlers.context import command_button
 from handlers.core import Button, Platform, Recipient, Reply
 from handlers.i18n import t
@@ -361,6 +362,7 @@ async def approve(desk: _Desk, item: Submission, note: str | None) -> None:
         return
     if isinstance(item, Challenge):
         await queue_instant_alerts(desk.session, item)  # subscribers hear of it shortly
+        await post_challenge(desk.session, item)  # and the linked groups and rooms it fits
     # Brokerage: the best matching profiles' owners get a suggestion (once per pair).
     await on_item_approved(desk.session, item)
     desk.say("moderation.approved", ref=item.ref, moderator=desk.event.sender)

@@ -1,11 +1,14 @@
-"""innobot on Matrix: the moderators' rooms, through matrix-nio.
+"""innobot on Matrix: the moderators' rooms, community rooms and direct chats, through matrix-nio.
 
 The adapter logs in (an access token, or a password once: the token and device are then kept in
-``data_dir/matrix``), joins the configured moderation rooms, accepts invitations to those rooms
-only, and syncs as a task in innobot's own event loop. The sync token is stored in the database
-after each sync, and every event acted on is recorded in the same transaction as its effects: a
-restart neither replays a command nor misses one (a gap in a long outage is filled from the room's
-history). Encrypted rooms work; the keys live in ``data_dir/matrix``.
+``data_dir/matrix``), joins the configured moderation rooms, accepts invitations to those rooms,
+to rooms linked to a community and to direct chats (``is_direct``) and declines all others, and
+syncs as a task in innobot's own event loop. What people say in direct chats and community rooms
+goes to the dispatcher (``on_message``) like Telegram messages; moderation rooms keep their desk.
+The sync token is stored in the database after each sync, and every moderation event acted on is
+recorded in the same transaction as its effects: a restart neither replays a command nor misses
+one (a gap in a long outage is filled from the room's history). Encrypted rooms work; the keys
+live in ``data_dir/matrix``.
 
 :mod:`bot.adapters.matrix_events` turns Matrix events into the platform-neutral
 :class:`~handlers.moderation.RoomEvent`; the decisions are taken in :mod:`handlers.moderation`.
@@ -19,13 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
+import io
 import json
 import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -39,11 +44,13 @@ from nio import (
     JoinResponse,
     LoginResponse,
     MegolmEvent,
+    RoomGetEventResponse,
     RoomGetStateEventResponse,
     RoomMessagesResponse,
     RoomResolveAliasResponse,
     RoomSendResponse,
     SyncResponse,
+    UploadResponse,
     WhoamiResponse,
 )
 from nio.exceptions import LocalProtocolError, OlmUnverifiedDeviceError, SendRetryError
@@ -54,14 +61,19 @@ from bot.adapters.base import Pacing, RejectedMessage, RetryLater, TransientFail
 from bot.adapters.matrix_events import (
     SYNC_FILTER,
     RoomCreation,
+    file_content,
+    is_direct_invite,
     message_content,
     power_level,
+    quoted_from,
+    reply_target,
+    to_incoming,
     to_room_event,
 )
 from bot.logs import pseudonym
 from bot.outbox import PRIORITY_NOTIFICATION, PRIORITY_REPLY, enqueue
 from bot.settings import Settings
-from handlers.core import Platform, Reply
+from handlers.core import Document, IncomingMessage, Platform, Quoted, Reply
 from handlers.i18n import t
 from handlers.moderation import (
     MODERATION_ROOM,
@@ -75,12 +87,14 @@ from handlers.moderation import (
     render_card,
     wants_attention,
 )
+from storage import engagement as engagement_store
 from storage import moderation as store
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
 SYNC_TOKEN_KEY: Final = "matrix.sync_token"
+DIRECT_KEY: Final = "matrix.direct:"  # + room id: a direct chat, and the person it is with
 CREDENTIALS_FILE: Final = "credentials.json"
 BACKFILL_MAX: Final = 1000  # events fetched from history to close a gap after an outage
 UNDECRYPTED_KEEP: Final = 300.0  # seconds an undecryptable event waits for its room key
@@ -89,6 +103,7 @@ DB_ATTEMPTS: Final = 4
 RATE_LIMIT_RETRIES: Final = 3  # waits of retry_after_ms inside one send before the outbox holds it
 
 Wake = Callable[[], None]
+OnMessage = Callable[[IncomingMessage], Awaitable[None]]
 
 
 class MatrixConfigError(RuntimeError):
@@ -120,6 +135,7 @@ class MatrixAdapter:
         sessions: async_sessionmaker[AsyncSession],
         *,
         on_queued: Wake = lambda: None,
+        on_message: OnMessage | None = None,
         poll_timeout: float = 30.0,
         timeline_limit: int = 100,
         retry_delay: float = 2.0,
@@ -129,6 +145,10 @@ class MatrixAdapter:
         self._settings = settings
         self._sessions = sessions
         self._on_queued = on_queued
+        # Direct chats and community rooms are handled only with a dispatcher to hand them to.
+        self._on_message = on_message
+        self._directs: dict[str, str] = {}  # direct chat → the person it is with
+        self._texts_sent: dict[str, None] = {}  # replies whose text went out before their file
         self._poll_ms = int(poll_timeout * 1000)
         self._filter: dict[str, Any] = json.loads(json.dumps(SYNC_FILTER))
         self._filter["room"]["timeline"]["limit"] = timeline_limit
@@ -382,6 +402,7 @@ class MatrixAdapter:
             await store.set_state(session, ROOM_LANGUAGE_KEY, self._settings.matrix_language)
             await store.forget_handled(session, utcnow() - HANDLED_KEEP)
         self._full_state = True
+        await self._join_linked()
 
     def _require_client(self) -> AsyncClient:
         if self._client is None:
@@ -444,13 +465,15 @@ class MatrixAdapter:
     async def _on_sync(self, answer: SyncResponse, *, execute: bool, since: str | None) -> None:
         client = self._require_client()
         allowed = set(self._rooms)
-        for room_id in answer.rooms.invite:
+        for room_id, invitation in answer.rooms.invite.items():
             if room_id in allowed:
                 joined = await client.join(room_id)
                 if isinstance(joined, JoinResponse):
                     log.info("matrix: joined moderation room %s after an invitation", room_id)
                     self._joined.add(room_id)
                     self._on_queued()
+            elif await self._accept_invitation(room_id, invitation.invite_state):
+                continue
             else:
                 log.info("matrix: declined an invitation to a room that is not configured")
                 await client.room_leave(room_id)
@@ -542,6 +565,11 @@ class MatrixAdapter:
         source = getattr(event, "source", None)
         if not isinstance(source, Mapping):
             return
+        if room_id not in self._rooms:
+            private = await self._people_room(room_id)
+            if private is not None:
+                await self._on_people_event(room_id, source, private=private)
+                return
         room_event = to_room_event(room_id, source, self.user_id)
         if room_event is None or not wants_attention(room_event):
             return
@@ -559,6 +587,114 @@ class MatrixAdapter:
     async def _handle(self, event: RoomEvent) -> None:
         if await act_on(self._sessions, event, self.desk, lambda: self._power_of(event)):
             self._on_queued()
+            if event.text.lstrip().lower().startswith("!community"):
+                # A room may have just been linked: join it if it lets the bot in.
+                self._spawn(self._join_linked(), "matrix-join-linked")
+
+    # --- direct chats and community rooms ---
+
+    async def _accept_invitation(self, room_id: str, invite_state: list[Any]) -> bool:
+        """Join a room linked to a community, or a direct chat someone opened with innobot."""
+        client = self._require_client()
+        inviter = is_direct_invite(invite_state, self.user_id)
+        async with self._sessions() as session:
+            linked = await engagement_store.community_of_room(session, room_id) is not None
+        if not linked and (inviter is None or self._on_message is None):
+            return False
+        joined = await client.join(room_id)
+        if not isinstance(joined, JoinResponse):
+            log.warning("matrix: could not join %s after an invitation: %s", room_id, joined)
+            return True
+        self._joined.add(room_id)
+        if linked:
+            log.info("matrix: joined community room %s", room_id)
+        elif inviter is not None:
+            async with self._sessions() as session, session.begin():
+                await store.set_state(session, DIRECT_KEY + room_id, inviter)
+            self._directs[room_id] = inviter
+            log.info("matrix: joined a direct chat with %s", pseudonym(inviter))
+        self._on_queued()
+        return True
+
+    async def _join_linked(self) -> None:
+        """Join the community rooms innobot is not in yet (possible once invited, or if public)."""
+        client = self._client
+        if client is None:
+            return
+        async with self._sessions() as session:
+            communities = await engagement_store.communities(session)
+        for room in sorted({c.matrix_room_id for c in communities if c.matrix_room_id}):
+            if room in self._joined:
+                continue
+            try:
+                answer = await client.join(room)
+            except (ClientError, OSError, TimeoutError):
+                continue
+            if isinstance(answer, JoinResponse):
+                log.info("matrix: joined community room %s", room)
+                self._joined.add(room)
+                self._on_queued()
+            else:
+                log.info("matrix: cannot join community room %s until invited", room)
+
+    async def _people_room(self, room_id: str) -> bool | None:
+        """True for a direct chat, False for a community room, None for any other room."""
+        if self._on_message is None:
+            return None
+        if room_id in self._directs:
+            return True
+        async with self._sessions() as session:
+            if await engagement_store.community_of_room(session, room_id) is not None:
+                return False
+            partner = await store.get_state(session, DIRECT_KEY + room_id)
+        if partner is None:
+            return None
+        self._directs[room_id] = partner
+        return True
+
+    async def _on_people_event(
+        self, room_id: str, source: Mapping[str, Any], *, private: bool
+    ) -> None:
+        """A message in a direct chat or community room, handed to the dispatcher once."""
+        assert self._on_message is not None
+        client = self._require_client()
+        sender = source.get("sender")
+        event_id = source.get("event_id")
+        if not isinstance(sender, str) or not isinstance(event_id, str):
+            return
+        if private and sender != self._directs.get(room_id):
+            return  # someone else in a direct chat: it is not theirs
+        room = client.rooms.get(room_id)
+        name = room.user_name(sender) if room is not None else None
+        msg = to_incoming(room_id, source, self.user_id, private=private, display_name=name)
+        if msg is None:
+            return
+        target = reply_target(source)
+        if target is not None and msg.command is not None and msg.command[0] == "report":
+            msg = dataclasses.replace(msg, reply_to=await self._quoted(room_id, target))
+        async with self._sessions() as session:
+            if await store.is_handled(session, Platform.MATRIX.value, event_id):
+                return
+        await self._on_message(msg)
+        with contextlib.suppress(OperationalError, IntegrityError):
+            async with self._sessions() as session, session.begin():
+                store.mark_handled(session, Platform.MATRIX.value, event_id)
+
+    async def _quoted(self, room_id: str, event_id: str) -> Quoted | None:
+        """The message replied to, as handlers see it (None if it cannot be read)."""
+        client = self._require_client()
+        try:
+            answer = await client.room_get_event(room_id, event_id)
+        except (ClientError, OSError, TimeoutError):
+            return None
+        if not isinstance(answer, RoomGetEventResponse):
+            return None
+        event = answer.event
+        if isinstance(event, MegolmEvent):
+            with contextlib.suppress(Exception):
+                event = client.decrypt_event(event)
+        source = getattr(event, "source", None)
+        return quoted_from(source, self.user_id) if isinstance(source, Mapping) else None
 
     async def _apologise(self, event: RoomEvent) -> None:
         with contextlib.suppress(Exception):
@@ -630,7 +766,51 @@ class MatrixAdapter:
         root = address.thread_event
         if address.thread_ref is not None:
             root = await self._card_event(address.thread_ref, room)
-        await self._room_send(room, message_content(reply, root))
+        if reply.document is None:
+            await self._room_send(room, message_content(reply, root))
+            return
+        # A reply with a file is two messages: a retry sends only what did not go out yet.
+        key = hashlib.sha256(
+            f"{room}|{reply.text}|{reply.document.filename}".encode() + reply.document.content
+        ).hexdigest()
+        if key not in self._texts_sent:
+            await self._room_send(room, message_content(reply, root))
+            self._texts_sent[key] = None
+            while len(self._texts_sent) > 1000:
+                del self._texts_sent[next(iter(self._texts_sent))]
+        await self._send_document(room, reply.document)
+        self._texts_sent.pop(key, None)
+
+    async def _send_document(self, room: str, document: Document) -> None:
+        """Upload ``document`` (encrypted in encrypted rooms) and post it as an ``m.file``."""
+        client = self._client
+        if client is None:
+            raise RetryLater(self._retry_delay, "not connected to the homeserver")
+        joined = client.rooms.get(room)
+        encrypted = bool(getattr(joined, "encrypted", False))
+        try:
+            answer, keys = await client.upload(
+                io.BytesIO(document.content),
+                content_type=document.mime_type,
+                filename=document.filename,
+                encrypt=encrypted,
+                filesize=len(document.content),
+            )
+        except (ClientError, OSError, TimeoutError) as exc:
+            raise RetryLater(self._retry_delay, f"upload failed: {_describe(exc)}") from exc
+        if not isinstance(answer, UploadResponse):
+            delay = _rate_limit_delay(answer)
+            if delay is not None:
+                raise RetryLater(delay, "429 on upload")
+            if getattr(answer, "status_code", None) == "M_TOO_LARGE":
+                raise RejectedMessage("file too large for the homeserver")
+            raise TransientFailure(f"upload failed: {answer}")
+        size = len(document.content)
+        content = file_content(document.filename, document.mime_type, size, answer.content_uri)
+        if keys is not None:
+            del content["url"]
+            content["file"] = {**keys, "url": answer.content_uri}
+        await self._room_send(room, content)
 
     async def _card_event(self, ref_text: str, room: str) -> str | None:
         ref = parse_ref(ref_text)

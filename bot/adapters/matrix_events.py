@@ -1,9 +1,10 @@
 """Matrix events in, Matrix messages out: the pure part of innobot's Matrix adapter.
 
 :func:`to_room_event` turns a Matrix event (its JSON ``source``) into the platform-neutral
-:class:`~handlers.moderation.RoomEvent`; :func:`power_level` computes a member's power as the
-homeserver does for authorization; :func:`message_content` renders a reply as an
-``m.room.message`` with a plain ``body`` and an HTML ``formatted_body``.
+:class:`~handlers.moderation.RoomEvent` (moderation rooms) and :func:`to_incoming` into an
+:class:`~handlers.core.IncomingMessage` (direct chats, community rooms); :func:`power_level`
+computes a member's power as the homeserver does for authorization; :func:`message_content`
+renders a reply as an ``m.room.message`` with a plain ``body`` and an HTML ``formatted_body``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from handlers.core import Reply
+from handlers.core import ContentKind, IncomingMessage, Platform, Quoted, Reply
 from handlers.markup import to_html, to_plain
 from handlers.moderation import RoomEvent
 
@@ -72,6 +73,137 @@ def to_room_event(room_id: str, source: Mapping[str, Any], own_user: str) -> Roo
         root = reply_to["event_id"]
         body = _strip_reply_fallback(body)
     return RoomEvent(room_id, sender, event_id, text=body, thread_root=root)
+
+
+def to_incoming(
+    room_id: str,
+    source: Mapping[str, Any],
+    own_user: str,
+    *,
+    private: bool,
+    display_name: str | None = None,
+    quoted: Quoted | None = None,
+) -> IncomingMessage | None:
+    """A message in a direct chat (``private``) or a community room, as handlers see it.
+
+    Text messages become text (a leading ``!`` is read as ``/``: Matrix clients keep ``/`` for
+    their own commands); a member joining a community room becomes ``MEMBER_JOINED``. Edits,
+    redactions, notices, the bot's own events and everything else are None.
+    """
+    sender = source.get("sender")
+    event_id = source.get("event_id")
+    content = source.get("content")
+    if not isinstance(sender, str) or not isinstance(event_id, str) or sender == own_user:
+        return None
+    if not isinstance(content, Mapping):
+        return None
+    unsigned = source.get("unsigned")
+    unsigned = unsigned if isinstance(unsigned, Mapping) else {}
+    if "redacted_because" in unsigned:
+        return None
+    kind = source.get("type")
+    if kind == "m.room.member":
+        previous = unsigned.get("prev_content")
+        was = previous.get("membership") if isinstance(previous, Mapping) else None
+        if private or content.get("membership") != "join" or was == "join":
+            return None  # a display name or avatar change is not a newcomer
+        name = content.get("displayname")
+        return IncomingMessage(
+            platform=Platform.MATRIX,
+            chat_id=room_id,
+            user_id=sender,
+            kind=ContentKind.MEMBER_JOINED,
+            display_name=name if isinstance(name, str) else display_name,
+            is_private=False,
+            message_id=event_id,
+        )
+    if kind != "m.room.message":
+        return None
+    relates = content.get("m.relates_to")
+    relates = relates if isinstance(relates, Mapping) else {}
+    if relates.get("rel_type") == "m.replace" or "m.new_content" in content:
+        return None
+    msgtype = content.get("msgtype")
+    body = content.get("body")
+    if msgtype in ("m.image", "m.file", "m.audio", "m.video"):
+        kinds = {"m.image": ContentKind.PHOTO, "m.audio": ContentKind.VOICE}
+        message_kind = kinds.get(str(msgtype), ContentKind.DOCUMENT)
+        text = ""
+    elif msgtype in ("m.text", "m.emote") and isinstance(body, str):
+        message_kind = ContentKind.TEXT
+        text = _strip_reply_fallback(body) if reply_target(source) else body
+        text = text.strip()
+        if text.startswith("!") and len(text) > 1 and text[1].isalpha():
+            text = "/" + text[1:]
+    else:
+        return None
+    return IncomingMessage(
+        platform=Platform.MATRIX,
+        chat_id=room_id,
+        user_id=sender,
+        text=text,
+        kind=message_kind,
+        display_name=display_name,
+        is_private=private,
+        message_id=event_id,
+        reply_to=quoted,
+    )
+
+
+def reply_target(source: Mapping[str, Any]) -> str | None:
+    """The event a message replies to (``m.in_reply_to``), if any."""
+    content = source.get("content")
+    relates = content.get("m.relates_to") if isinstance(content, Mapping) else None
+    reply_to = relates.get("m.in_reply_to") if isinstance(relates, Mapping) else None
+    target = reply_to.get("event_id") if isinstance(reply_to, Mapping) else None
+    return target if isinstance(target, str) else None
+
+
+def quoted_from(source: Mapping[str, Any], own_user: str) -> Quoted | None:
+    """The replied-to event as :class:`Quoted` (its author and text) for ``/report``."""
+    event_id, sender = source.get("event_id"), source.get("sender")
+    if not isinstance(event_id, str) or not isinstance(sender, str):
+        return None
+    content = source.get("content")
+    body = content.get("body") if isinstance(content, Mapping) else None
+    text = _strip_reply_fallback(body) if isinstance(body, str) else ""
+    notice = isinstance(content, Mapping) and content.get("msgtype") == "m.notice"
+    return Quoted(event_id, sender, text, from_bot=sender == own_user or notice)
+
+
+def file_content(filename: str, mime_type: str, size: int, url: str) -> dict[str, Any]:
+    """An ``m.file`` message for an uploaded file (``url``: its ``mxc://`` address)."""
+    return {
+        "msgtype": "m.file",
+        "body": filename,
+        "filename": filename,
+        "url": url,
+        "info": {"mimetype": mime_type, "size": size},
+    }
+
+
+def is_direct_invite(invite_state: list[Any], own_user: str) -> str | None:
+    """The inviter, when an invitation is to a direct chat (``is_direct`` on the bot's
+    membership), else None."""
+    for event in invite_state:
+        # nio's parsed invite events keep the content beside, not inside, their ``source``.
+        source = getattr(event, "source", event)
+        if not isinstance(source, Mapping):
+            continue
+        if getattr(event, "membership", None) is None and source.get("type") != "m.room.member":
+            continue
+        if getattr(event, "state_key", source.get("state_key")) != own_user:
+            continue
+        content = getattr(event, "content", source.get("content"))
+        sender = getattr(event, "sender", source.get("sender"))
+        if (
+            isinstance(content, Mapping)
+            and content.get("membership") == "invite"
+            and content.get("is_direct") is True
+            and isinstance(sender, str)
+        ):
+            return sender
+    return None
 
 
 CREATOR_POWER: Final = 2**53 - 1  # "infinite", as room version 12 gives its creators
