@@ -192,6 +192,7 @@ def test_innobot_export_writes_json_and_csv(
     assert main(["export", "--format", "csv", "--output", str(zip_path)]) == 0
     document = json.loads(json_path.read_text("utf-8"))
     assert len(document["items"]) == 5
+    assert document["statistics"]["engagement"]["participants"] == 0
     assert "Victor Visible" in every_text(zip_path.read_bytes())
     for canary in CANARIES:
         assert canary not in json_path.read_text("utf-8")
