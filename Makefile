@@ -62,6 +62,7 @@ demo: venv
 	$(BIN)/innobot chat --demo
 
 bench: venv
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	@found=0; for script in benchmarks/*.py; do \
 		[ -e "$$script" ] || continue; found=1; \
 		echo "== $$script"; PYTHONPATH=$(CURDIR) $(BIN)/python "$$script" || exit 1; \

@@ -5,6 +5,10 @@ the project's held-out texts in en/it/sv (intents and topic descriptions, short 
 repeated in a seeded shuffle; all in one process.
 
     .venv/bin/python -m benchmarks.nlp_throughput [--messages 20000] [--batch 256]
+        [--model DIR] [--baseline DIR]
+
+``--model`` measures another model directory than the shipped one; ``--baseline`` measures a
+second directory in the same run, on the same messages, so that the two can be compared.
 
 Prints: model load time (in a new process with imports, then in this one), model size on disk,
 resident memory before and after loading, and messages per second one at a time
@@ -40,11 +44,11 @@ def size_mb(directory: Path) -> float:
     return sum(p.stat().st_size for p in directory.rglob("*") if p.is_file()) / 1e6
 
 
-def fresh_process_load() -> float:
+def fresh_process_load(directory: Path) -> float:
     """Seconds from nothing to loaded models in a new Python process (imports included)."""
     code = (
-        "import time; t = time.perf_counter(); from nlp.pipeline import Pipeline; "
-        "Pipeline.load(); print(time.perf_counter() - t)"
+        "import time, pathlib; t = time.perf_counter(); from nlp.pipeline import Pipeline; "
+        f"Pipeline.load(pathlib.Path({str(directory)!r})); print(time.perf_counter() - t)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, text=True)
     return float(done.stdout)
@@ -60,21 +64,15 @@ def messages(count: int, seed: int = 3) -> list[str]:
     return [rng.choice(texts) for _ in range(count)]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=20_000)
-    parser.add_argument("--batch", type=int, default=256)
-    args = parser.parse_args()
-
-    texts = messages(args.messages)
-    fresh = fresh_process_load()
+def measure(directory: Path, texts: list[str], batch: int) -> None:
+    fresh = fresh_process_load(directory)
     gc.collect()
     before = rss_mb()
     started = time.perf_counter()
-    pipeline = Pipeline.load()
+    pipeline = Pipeline.load(directory)
     cold = time.perf_counter() - started
     started = time.perf_counter()
-    Pipeline.load()
+    Pipeline.load(directory)
     warm = time.perf_counter() - started
     gc.collect()
     loaded = rss_mb()
@@ -90,29 +88,44 @@ def main() -> None:
     single = time.perf_counter() - started
 
     started = time.perf_counter()
-    for i in range(0, len(texts), args.batch):
-        pipeline.analyze_many(texts[i : i + args.batch])
+    for i in range(0, len(texts), batch):
+        pipeline.analyze_many(texts[i : i + batch])
     batched = time.perf_counter() - started
     after = rss_mb()
 
     latencies.sort()
-    chars = statistics.mean(len(t) for t in texts)
-    print(f"messages: {len(texts)} (mean {chars:.0f} characters), language + intent + topics each")
-    print(f"model directory: {size_mb(shipped_model_dir()):.1f} MB")
+    print(f"model: {directory} ({size_mb(directory):.1f} MB on disk)")
     print(
-        f"load time: {fresh:.2f} s in a new process (imports included); "
+        f"  load time: {fresh:.2f} s in a new process (imports included); "
         f"{cold:.2f} s first load, {warm:.2f} s again, once spaCy is imported"
     )
     print(
-        f"resident memory: {before:.0f} MB before load, {loaded:.0f} MB loaded, "
+        f"  resident memory: {before:.0f} MB before load, {loaded:.0f} MB loaded, "
         f"{after:.0f} MB after classifying"
     )
     print(
-        f"one at a time (analyze): {len(texts) / single:,.0f} messages/s; "
+        f"  one at a time (analyze): {len(texts) / single:,.0f} messages/s; "
         f"latency p50 {latencies[len(latencies) // 2] * 1e3:.2f} ms, "
         f"p99 {latencies[int(len(latencies) * 0.99)] * 1e3:.2f} ms"
     )
-    print(f"in batches of {args.batch} (analyze_many): {len(texts) / batched:,.0f} messages/s")
+    print(f"  in batches of {batch} (analyze_many): {len(texts) / batched:,.0f} messages/s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--model", type=Path, default=shipped_model_dir())
+    parser.add_argument("--baseline", type=Path, help="a second model directory to compare")
+    args = parser.parse_args()
+
+    texts = messages(args.messages)
+    chars = statistics.mean(len(t) for t in texts)
+    print(f"messages: {len(texts)} (mean {chars:.0f} characters), language + intent + topics each")
+    # Memory figures of the second model include the first one's: compare its increase.
+    for directory in (args.model, args.baseline):
+        if directory is not None:
+            measure(directory, texts, args.batch)
 
 
 if __name__ == "__main__":
