@@ -347,7 +347,7 @@ async def seed_engagement(
         session.add(GroupReport(community_id=community.id, chat_id=community.telegram_chat_id or "",
                                 message_id=str(100 + n), reported_user=str(880_000 + n),
                                 reporter_id=rng.choice(persons).id,
-                                status=rng.choice(("open", "remove", "mute", "dismiss")),
+                                status=rng.choice(("open", "removed", "muted", "dismissed")),
                                 created_at=clock.moment()))  # fmt: skip
     for n in range(14):
         community = communities[rng.choice((0, 1, 2))]

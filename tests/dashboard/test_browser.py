@@ -208,7 +208,7 @@ async def engagement_figures(session: AsyncSession, now: datetime) -> dict[str, 
             select(func.count(GroupReport.id)).where(GroupReport.status == "open")
         ),
         "reports.acted_on": await count(
-            select(func.count(GroupReport.id)).where(GroupReport.status.in_(("remove", "mute")))
+            select(func.count(GroupReport.id)).where(GroupReport.status.in_(("removed", "muted")))
         ),
         "consultations": await count(select(func.count(Consultation.id))),
         "answers": await count(select(func.count(ConsultationAnswer.id))),

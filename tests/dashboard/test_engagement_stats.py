@@ -92,7 +92,7 @@ async def engagement_programme(sessions: Sessions, now: datetime) -> Ids:
                 CommunityMember(community_id=closed.id, person_id=p4, joined_at=now - 200 * DAY),
             ]
         )
-        for status, age in (("open", 2), ("remove", 45), ("mute", 1), ("dismiss", 1)):
+        for status, age in (("open", 2), ("removed", 45), ("muted", 1), ("dismissed", 1)):
             session.add(GroupReport(community_id=energy.id, chat_id="-1001", message_id=str(age),
                                     reported_user="77", reporter_id=p2, status=status,
                                     created_at=now - age * DAY))  # fmt: skip
