@@ -76,10 +76,11 @@ async def test_a_linked_group_with_an_admin_innobot(
     assert "R-1" in card
     assert "Buy cheap followers now!!!" in card
     await room.command("!community remove R-1")
-    assert await room.read(2) == [
+    # (what the desk says at once and the outcome come through two queues: either may be first)
+    assert set(await room.read(2)) == {
         shown(lang, "engagement.report_removing", ref="R-1"),
         shown(lang, "engagement.report_removed_done", ref="R-1"),
-    ]
+    }
     assert fake.deleted == [(GROUP, spam_id)]
     assert await _status(app, 1) == "removed"
 
@@ -88,14 +89,16 @@ async def test_a_linked_group_with_an_admin_innobot(
     [card] = await room.read(1)
     assert "R-2" in card
     await room.command("!community mute R-2 2h")
-    muting, muted = await room.read(2)
+    said = set(await room.read(2))
     [(chat, user, rights, until)] = fake.restrictions
     assert (chat, user) == (GROUP, SPAMMER)
     assert rights["can_send_messages"] is False
     assert 7100 < until - datetime.now(UTC).timestamp() <= 7200
     shown_until = datetime.fromtimestamp(until, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    assert muting == shown(lang, "engagement.report_muting", ref="R-2", until=shown_until)
-    assert muted == shown(lang, "engagement.report_muted_done", ref="R-2", until=shown_until)
+    assert said == {
+        shown(lang, "engagement.report_muting", ref="R-2", until=shown_until),
+        shown(lang, "engagement.report_muted_done", ref="R-2", until=shown_until),
+    }
     assert await _status(app, 2) == "muted"
     # A report acted on is not acted on twice.
     await room.command("!community remove R-2")
@@ -124,15 +127,15 @@ async def test_without_admin_rights_innobot_says_which_one_it_lacks(
     await room.read(1)  # the card
     await room.command("!community remove R-1")
     no_delete = t(lang, "engagement.right_delete")
-    assert await room.read(2) == [
+    assert set(await room.read(2)) == {
         shown(lang, "engagement.report_removing", ref="R-1"),
         shown(lang, "engagement.action_no_right", ref="R-1", right=no_delete),
-    ]
+    }
     await room.command("!community mute R-1")
-    _, refused = await room.read(2)
-    assert refused == shown(
+    refused = shown(
         lang, "engagement.action_no_right", ref="R-1", right=t(lang, "engagement.right_restrict")
     )
+    assert refused in await room.read(2)
     assert fake.deleted == []
     assert fake.restrictions == []
     assert await _status(app, 1) == "open"
@@ -147,14 +150,14 @@ async def test_without_admin_rights_innobot_says_which_one_it_lacks(
     # An administrator cannot be muted; a message already gone cannot be removed.
     fake.set_member(GROUP, SPAMMER, "administrator")
     await room.command("!community mute R-1")
-    assert (await room.read(2))[1] == shown(lang, "engagement.action_is_admin", ref="R-1")
+    assert shown(lang, "engagement.action_is_admin", ref="R-1") in await room.read(2)
     fake.set_member(GROUP, fake.bot_user["id"], "administrator", can_delete_messages=True,
                     can_restrict_members=True, by=ADMIN)  # fmt: skip
     assert await room.read(1) == [shown(lang, "engagement.bot_now_ok", name="Energia")]
     fake.deleted.clear()
     fake.set_member(GROUP, ADMIN, "creator")
     await room.command("!community remove R-1")
-    assert (await room.read(2))[1] == shown(lang, "engagement.report_removed_done", ref="R-1")
+    assert shown(lang, "engagement.report_removed_done", ref="R-1") in await room.read(2)
     assert fake.deleted == [(GROUP, spam_id)]
 
 
