@@ -13,22 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from handlers.context import Analysis
-
-# The topics an idea, profile or challenge can be filed under.
-TOPICS: tuple[str, ...] = (
-    "manufacturing",
-    "materials",
-    "digital",
-    "health",
-    "agrifood",
-    "energy",
-    "mobility",
-    "environment",
-    "built_environment",
-    "social",
-    "space",
-    "raw_materials",
-)
+from nlp.labels import TOPICS  # the topics an idea, profile or challenge can be filed under
 
 # Checked in this order; on equal evidence the earlier intent wins.
 INTENT_PATTERNS: dict[str, str] = {

@@ -19,7 +19,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from nlp.matching.concepts import CONCEPTS, TOPICS, Concept
+from nlp.labels import TOPICS
+from nlp.matching.concepts import CONCEPTS, Concept
 from nlp.matching.lexicon import LEXICON
 from nlp.matching.text import (
     LANGUAGES,

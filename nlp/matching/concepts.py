@@ -19,21 +19,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TOPICS: tuple[str, ...] = (
-    "manufacturing",
-    "materials",
-    "digital",
-    "health",
-    "agrifood",
-    "energy",
-    "mobility",
-    "environment",
-    "built_environment",
-    "social",
-    "space",
-    "raw_materials",
-)
-
 
 @dataclass(frozen=True, slots=True)
 class Concept:

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from nlp.labels import TOPICS
 from nlp.matching import Document, MatchingEngine, explain
 from nlp.matching.analysis import Analyzer, ConceptMatcher
-from nlp.matching.concepts import CONCEPTS, FAMILIES, TOPICS
+from nlp.matching.concepts import CONCEPTS, FAMILIES
 from nlp.matching.evaluate import DataError, evaluate, read_documents
 from nlp.matching.lexicon import LEXICON
 from nlp.matching.text import fold, guess_language, stem, tokens
