@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 LIST_MAX = 30
 EXCERPT_MAX = 300
 GROUP_COMMANDS = frozenset({"communities", "events", "report", "help", "start"})
+# Personal commands typed in a linked group or room: carried out, answered in the private chat.
+PRIVATE_ANSWERS = frozenset({"join", "leave", "rsvp", "unrsvp"})
 
 
 def topics_text(lang: str, community: Community) -> str:
@@ -144,6 +146,8 @@ async def in_group(ctx: Context) -> list[Reply] | None:
     if command is None:
         return []  # members talking among themselves
     name = command[0]
+    if name in PRIVATE_ANSWERS:
+        return await _privately(ctx, name, lang)
     if name not in GROUP_COMMANDS:
         return [Reply(t(lang, "communities.group_private_only"))]
     ctx.lang = lang  # the group's language, not the sender's
@@ -168,6 +172,25 @@ def _with_rsvp_hint(lang: str, reply: Reply) -> str:
     if name != "rsvp" or not argument.isdigit():
         return reply.text
     return reply.text + "\n" + t(lang, "communities.post_rsvp_how", id=argument)
+
+
+async def _privately(ctx: Context, name: str, group_lang: str) -> list[Reply]:
+    """``/join``, ``/rsvp``, ... typed in the group: done, and answered in the private chat
+    (Matrix rooms have no buttons: this is how their members register)."""
+    from handlers.events import rsvp_command, unrsvp_command
+
+    where = await private_chat(ctx)
+    if ctx.person is None or where is None:
+        return [Reply(t(group_lang, "communities.start_privately"))]
+    handlers = {
+        "join": join_community,
+        "leave": leave_community,
+        "rsvp": rsvp_command,
+        "unrsvp": unrsvp_command,
+    }
+    replies = await handlers[name](ctx)
+    ctx.notifications.extend(Reply(r.text, r.buttons, r.document, to=where) for r in replies)
+    return []
 
 
 async def _group_button(ctx: Context, payload: str) -> list[Reply]:

@@ -57,7 +57,13 @@ from nio.exceptions import LocalProtocolError, OlmUnverifiedDeviceError, SendRet
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.adapters.base import Pacing, RejectedMessage, RetryLater, TransientFailure
+from bot.adapters.base import (
+    Pacing,
+    PermanentFailure,
+    RejectedMessage,
+    RetryLater,
+    TransientFailure,
+)
 from bot.adapters.matrix_events import (
     SYNC_FILTER,
     RoomCreation,
@@ -489,6 +495,10 @@ class MatrixAdapter:
             events = list(info.timeline.events)
             if info.timeline.limited and since is not None and info.timeline.prev_batch:
                 events = await self._backfill(room_id, info.timeline.prev_batch, since) + events
+            if room_id not in allowed:
+                # What happened in a community room or direct chat before innobot joined it
+                # (its creation, earlier members joining) is history, not for it to answer.
+                events = events[_own_join(events, self.user_id) + 1 :]
             for event in events:
                 await self._on_event(room_id, event)
         if execute:
@@ -840,6 +850,9 @@ class MatrixAdapter:
         if client is None:
             raise RetryLater(self._retry_delay, "not connected to the homeserver")
         if room not in self._joined:
+            if room not in self._rooms:
+                # A community room or direct chat innobot was removed from: it is gone.
+                raise PermanentFailure("not in the room")
             raise RetryLater(self._retry_delay, "not in the room")
         # One send at a time: after a 429 every waiting send honours its retry_after_ms, and
         # messages keep their order.
@@ -861,6 +874,8 @@ class MatrixAdapter:
                 raise RetryLater(max(0.1, self._throttled_until - time.monotonic()), "429")
         code = getattr(answer, "status_code", None)
         if code == "M_FORBIDDEN":
+            if room not in self._rooms:
+                raise PermanentFailure("M_FORBIDDEN in a community room or direct chat")
             # Kicked or muted: keep the message until the bot may speak again.
             raise RetryLater(self._retry_delay, "M_FORBIDDEN")
         if code == "M_TOO_LARGE":
@@ -924,6 +939,25 @@ async def act_on(
                 raise
             await asyncio.sleep(0.05 * 2**attempt)
     return False
+
+
+def _own_join(events: list[Any], own_user: str) -> int:
+    """The index of the bot's own joining in ``events`` (the last one), or -1."""
+    for index in range(len(events) - 1, -1, -1):
+        source = getattr(events[index], "source", None)
+        if not isinstance(source, Mapping) or source.get("type") != "m.room.member":
+            continue
+        content = source.get("content")
+        unsigned = source.get("unsigned")
+        previous = unsigned.get("prev_content") if isinstance(unsigned, Mapping) else None
+        if (
+            source.get("state_key") == own_user
+            and isinstance(content, Mapping)
+            and content.get("membership") == "join"
+            and not (isinstance(previous, Mapping) and previous.get("membership") == "join")
+        ):
+            return index
+    return -1
 
 
 def _rate_limit_delay(answer: Any) -> float | None:

@@ -151,6 +151,8 @@ async def test_a_community_room_welcomes_answers_reports_and_gets_the_posts(
         await host.wait_for(
             community_room, bot, says(lang, "communities.welcome", name=name, community="Energia")
         )
+        welcomed = shown(lang, "communities.welcome", name=host.user.localpart, community="Energia")
+        assert not [e for e in host.messages(community_room, bot) if welcomed in body(e)]
 
         # The group commands, with ! (Matrix clients keep / for themselves) or /.
         await newcomer.say(community_room, "!communities")
@@ -159,8 +161,10 @@ async def test_a_community_room_welcomes_answers_reports_and_gets_the_posts(
         await host.wait_for(
             community_room, bot, says(lang, "communities.group_help", community="Energia")
         )
-        await newcomer.say(community_room, "!join 1")
+        await newcomer.say(community_room, "!idea")
         await host.wait_for(community_room, bot, says(lang, "communities.group_private_only"))
+        await newcomer.say(community_room, "!join 1")  # personal: needs a direct chat first
+        await host.wait_for(community_room, bot, says(lang, "communities.start_privately"))
 
         # A reply with !report takes the message to the moderators, with context.
         rude = await host.say(community_room, "Buy cheap solar panels at spam.example")
@@ -195,7 +199,15 @@ async def test_a_community_room_welcomes_answers_reports_and_gets_the_posts(
         )
         event_post = await host.wait_for(community_room, bot, lambda e: "Heat pump day" in body(e))
         assert shown(lang, "events.announce") in body(event_post)
-        assert shown(lang, "communities.post_rsvp_how", id=1) in body(event_post)
+        hint = shown(lang, "communities.post_rsvp_how", id=1)
+        assert hint in body(event_post)
+        await newcomer.say(community_room, "!events")
+        listed = await host.wait_for(
+            community_room,
+            bot,
+            lambda e: "Heat pump day" in body(e) and shown(lang, "events.announce") not in body(e),
+        )
+        assert hint in body(listed)  # the command to send privately, not a number to press
         in_group = await fake.wait_for_messages(GROUP, 2)
         assert ref in in_group[0].text
         assert "Heat pump day" in in_group[1].text
@@ -228,7 +240,7 @@ async def _onboard(member: Member, chat: str, bot: str, lang: str) -> None:
 
 
 @pytest.mark.parametrize("lang", ["en", "it", "sv"])
-async def test_a_direct_chat_registers_for_events_gets_reminders_and_answers_consultations(
+async def test_a_direct_chat_gets_answers_files_reminders_and_consultations(
     fake: FakeBotAPI,
     synapse: Synapse,
     make_member: MakeMember,
@@ -245,20 +257,34 @@ async def test_a_direct_chat_registers_for_events_gets_reminders_and_answers_con
         chat = await _direct_chat(person, bot)
         await _onboard(person, chat, bot, lang)
 
+        # The person is in a community room too; what is personal is answered in the direct chat.
+        community_room = await person.create_room([], name="Energia")
+        await _command(moderator, desk, bot, "!community create Energia | topics=energy", "K-1")
+        await _command(
+            moderator, desk, bot, f"!community link 1 matrix {community_room}", community_room
+        )
+        await person.invite(community_room, bot)
+        await person.wait_for_member(community_room, bot)
+        await person.say(community_room, "!join 1")
+        await person.wait_for(chat, bot, says(lang, "communities.joined", name="Energia"))
+
         when = START.strftime("%Y-%m-%d %H:%M")
         await _command(
             moderator,
             desk,
             bot,
-            f"!event create Heat pump day | starts={when} | tz=UTC | place=Umeå | capacity=5",
+            f"!event create Heat pump day | starts={when} | tz=UTC | place=Umeå | capacity=5"
+            " | audience=community:1",
             "E-1",
         )
         announced = await person.wait_for(chat, bot, lambda e: "Heat pump day" in body(e))
         assert shown(lang, "events.announce") in body(announced)
         assert option(announced, t(lang, "events.rsvp_button")) == "1"
+        await person.wait_for(community_room, bot, lambda e: "Heat pump day" in body(e))
 
-        # Registering: the confirmation, then the calendar file as an m.file.
-        await person.say(chat, "!rsvp 1")
+        # Registering from the room: the confirmation, then the calendar file as an m.file,
+        # both in the direct chat.
+        await person.say(community_room, "!rsvp 1")
         start = START.strftime("%Y-%m-%d %H:%M")
         await person.wait_for(
             chat,
@@ -295,6 +321,10 @@ async def test_a_direct_chat_registers_for_events_gets_reminders_and_answers_con
         )
         await person.say(chat, "/unrsvp 1")
         await person.wait_for(chat, bot, says(lang, "events.unregistered", title="Heat pump day"))
+        # Nothing personal was said in the room, and its creator was not welcomed as a
+        # newcomer when innobot joined: only the event's post.
+        in_room = [body(e) for e in person.messages(community_room, bot)]
+        assert len(in_room) == 1
 
         # A consultation arrives as numbered options; the person answers with a number.
         closes = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%d %H:%M")
