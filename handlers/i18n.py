@@ -34,13 +34,18 @@ def _flatten(prefix: str, table: Mapping[str, object], out: dict[str, str]) -> N
             raise TypeError(f"catalog entry {name} must be a string")
 
 
-@cache
-def catalog(lang: str) -> Mapping[str, str]:
-    """The flattened catalog of ``lang`` (loaded once)."""
-    text = resources.files("handlers").joinpath("locales", f"{lang}.toml").read_text("utf-8")
+def read_catalog(package: str, lang: str) -> dict[str, str]:
+    """``package``'s ``locales/<lang>.toml`` with nested tables flattened to dotted keys."""
+    text = resources.files(package).joinpath("locales", f"{lang}.toml").read_text("utf-8")
     out: dict[str, str] = {}
     _flatten("", tomllib.loads(text), out)
     return out
+
+
+@cache
+def catalog(lang: str) -> Mapping[str, str]:
+    """The flattened catalog of ``lang`` (loaded once)."""
+    return read_catalog("handlers", lang)
 
 
 def normalize_language(code: str | None) -> str | None:

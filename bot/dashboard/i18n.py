@@ -8,11 +8,9 @@ catalog, so that a topic is called the same on Telegram and on the dashboard.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from datetime import timedelta
 from functools import cache
-from importlib import resources
 from typing import Final
 
 from handlers import i18n as chat_i18n
@@ -23,23 +21,9 @@ DEFAULT_LANGUAGE: Final = "en"
 LANGUAGE_NAMES: Final = chat_i18n.LANGUAGE_NAMES
 
 
-def _flatten(prefix: str, table: Mapping[str, object], out: dict[str, str]) -> None:
-    for key, value in table.items():
-        name = f"{prefix}.{key}" if prefix else key
-        if isinstance(value, Mapping):
-            _flatten(name, value, out)
-        elif isinstance(value, str):
-            out[name] = value
-        else:
-            raise TypeError(f"dashboard catalog entry {name} must be a string")
-
-
 @cache
 def catalog(lang: str) -> Mapping[str, str]:
-    text = resources.files("bot.dashboard").joinpath("locales", f"{lang}.toml").read_text("utf-8")
-    out: dict[str, str] = {}
-    _flatten("", tomllib.loads(text), out)
-    return out
+    return chat_i18n.read_catalog("bot.dashboard", lang)
 
 
 def pick(*candidates: str | None) -> str:
