@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -512,37 +512,3 @@ async def forget_engagement(session: AsyncSession, person_id: int) -> None:
         event = await session.get(Event, event_id)
         if event is not None and event.status == SCHEDULED:
             await promote(session, event)
-
-
-# --- statistics ------------------------------------------------------------------------------
-
-
-async def engagement_stats(session: AsyncSession) -> dict[str, int]:
-    """The mission's engagement figures for the dashboard and the open-data export."""
-
-    async def count(model: Any, *where: Any) -> int:
-        return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
-
-    members = select(CommunityMember.person_id)
-    answered = select(ConsultationAnswer.person_id).where(ConsultationAnswer.person_id.is_not(None))
-    registered = select(EventRegistration.person_id).where(EventRegistration.status == GOING)
-    participants_ = await session.scalar(
-        select(func.count()).select_from(members.union(answered, registered).subquery())
-    )
-    return {
-        "communities": await count(Community, Community.active.is_(True)),
-        "community_members": await count(CommunityMember),
-        "engaged_participants": int(participants_ or 0),
-        "group_reports": await count(GroupReport),
-        "group_reports_acted_on": await count(GroupReport, GroupReport.status != "open"),
-        "consultations": await count(Consultation),
-        "consultations_closed": await count(Consultation, Consultation.status == CLOSED),
-        "consultation_answers": await count(ConsultationAnswer),
-        "events": await count(Event, Event.status == SCHEDULED),
-        "event_registrations": await count(EventRegistration, EventRegistration.status == GOING),
-        "event_waiting": await count(EventRegistration, EventRegistration.status == WAITING),
-        "event_attended": await count(
-            EventRegistration,
-            and_(EventRegistration.attended.is_(True), or_(EventRegistration.status == GOING)),
-        ),
-    }
