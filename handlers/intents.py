@@ -27,10 +27,16 @@ INTENT_PATTERNS: dict[str, str] = {
         any\\ news stato\\ della stato\\ delle mie\\ idee mie\\ proposte a\\ che\\ punto novità
         mina\\ idéer mina\\ förslag vad\\ hände vad\\ händer\\ med
     """,
+    "unsubscribe_alerts": """
+        unsubscrib* stop\\ notif* stop\\ alert* stop\\ sending stop\\ the\\ alert*
+        no\\ more\\ alert* no\\ more\\ notif* fewer\\ notif* fewer\\ alert* less\\ notif* opt\\ out
+        disiscriv* basta\\ notifiche basta\\ avvisi non\\ mandarmi meno\\ notifiche smetti\\ di
+        avprenumer* avsluta\\ prenum* avregistr* sluta\\ skicka färre\\ notis* inga\\ fler
+    """,
     "subscribe_alerts": """
         alert* notif* subscrib* keep\\ me\\ posted let\\ me\\ know
         avvis* iscriv* tienimi\\ aggiornat* abbonar*
-        bevaka* bevakning* prenumer* avisering* notis* håll\\ mig\\ uppdaterad
+        bevaka* bevakning* prenumer* aviser* notis* håll\\ mig\\ uppdaterad
     """,
     "browse_challenges": """
         challenge* open\\ call* sfida sfide bando bandi utmaning* utlysning*
