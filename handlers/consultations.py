@@ -327,16 +327,20 @@ async def close(session: AsyncSession, consultation: Consultation) -> int:
     """Close it and stop its polls; if the moderator chose so, its participants get the results
     (once each)."""
     consultation.status = store.CLOSED
-    for poll in await store.polls_of(session, subject(consultation)):
+    polls = {
+        f"consultation:{consultation.id}:stop:{poll.poll_id}": poll
+        for poll in await store.polls_of(session, subject(consultation))
+    }
+    unstopped = await store.unused_keys(session, list(polls))
+    for key, poll in polls.items():
         stop = GroupAction("stop_poll", ref=ref(consultation), message_id=poll.message_id)
-        key = f"consultation:{consultation.id}:stop:{poll.poll_id}"
-        if key in await store.unused_keys(session, [key]):
+        if key in unstopped:
             enqueue(
                 session,
                 poll.platform,
                 poll.chat_id,
                 [Reply("", action=stop)],
-                kind="consultation",
+                kind="group_action",
                 priority=PRIORITY_ALERT,
                 dedupe_key=key,
             )
