@@ -22,7 +22,7 @@ from handlers.context import (
     Step,
     TextAnalyzer,
 )
-from handlers.core import ContentKind, IncomingMessage, Reply
+from handlers.core import ContentKind, IncomingMessage, Platform, Reply
 from handlers.i18n import pick_language
 from storage.models import ConversationState, Identity, Person
 
@@ -134,6 +134,13 @@ class Router:
             return [ctx.reply("errors.text_only")]
         if not msg.text.strip():
             return [ctx.reply("errors.empty")]
+        if msg.platform is not Platform.TELEGRAM:
+            # Where options are shown numbered (Matrix), a number answers a consultation.
+            from handlers.consultations import answer_by_number
+
+            answered = await answer_by_number(ctx)
+            if answered is not None:
+                return answered
         return await self._route_free_text(ctx)
 
     async def _answer_step(self, ctx: Context) -> list[Reply]:

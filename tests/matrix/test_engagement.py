@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 from nio import DownloadResponse, RoomCreateResponse, RoomPreset
+from nio.crypto.attachments import decrypt_attachment
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import App
@@ -26,6 +28,7 @@ from handlers.moderation import queue_triage_card
 from storage.models import (
     Challenge,
     Confidentiality,
+    ConsultationAnswer,
     Organisation,
 )
 from tests.fakes.bot_api import FakeBotAPI
@@ -217,9 +220,17 @@ async def test_a_community_room_welcomes_answers_reports_and_gets_the_posts(
         await app.stop()
 
 
-async def _direct_chat(member: Member, bot: str) -> str:
+async def _direct_chat(member: Member, bot: str, *, encrypted: bool = False) -> str:
+    encryption = {
+        "type": "m.room.encryption",
+        "state_key": "",
+        "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+    }
     answer = await member.client.room_create(
-        is_direct=True, invite=[bot], preset=RoomPreset.trusted_private_chat
+        is_direct=True,
+        invite=[bot],
+        preset=RoomPreset.trusted_private_chat,
+        initial_state=[encryption] if encrypted else [],
     )
     assert isinstance(answer, RoomCreateResponse)
     await member.wait_joined(answer.room_id)
@@ -239,7 +250,7 @@ async def _onboard(member: Member, chat: str, bot: str, lang: str) -> None:
     await member.wait_for(chat, bot, says(lang, "onboarding.ready", role=t(lang, "roles.citizen")))
 
 
-@pytest.mark.parametrize("lang", ["en", "it", "sv"])
+@pytest.mark.parametrize(("lang", "encrypted"), [("en", False), ("it", False), ("sv", True)])
 async def test_a_direct_chat_gets_answers_files_reminders_and_consultations(
     fake: FakeBotAPI,
     synapse: Synapse,
@@ -248,13 +259,14 @@ async def test_a_direct_chat_gets_answers_files_reminders_and_consultations(
     engine: AsyncEngine,
     tmp_path: Path,
     lang: str,
+    encrypted: bool,
 ) -> None:
     moderator, desk, app = await _moderator_desk(fake, synapse, make_member, db_url, tmp_path)
     assert app.matrix is not None
     bot = app.matrix.user_id
     try:
-        person = await make_member()
-        chat = await _direct_chat(person, bot)
+        person = await make_member(encrypted=encrypted)
+        chat = await _direct_chat(person, bot, encrypted=encrypted)
         await _onboard(person, chat, bot, lang)
 
         # The person is in a community room too; what is personal is answered in the direct chat.
@@ -297,9 +309,20 @@ async def test_a_direct_chat_gets_answers_files_reminders_and_consultations(
         content = ics["content"]
         assert content["body"] == "event-1.ics"
         assert content["info"]["mimetype"] == "text/calendar"
-        download = await person.client.download(content["url"])
-        assert isinstance(download, DownloadResponse)
-        calendar = download.body.decode()
+        if encrypted:  # the file is uploaded encrypted, its key travels in the message
+            assert ics.get("decrypted")
+            assert "url" not in content
+            secret = content["file"]
+            download = await person.client.download(secret["url"])
+            assert isinstance(download, DownloadResponse)
+            data = decrypt_attachment(
+                download.body, secret["key"]["k"], secret["hashes"]["sha256"], secret["iv"]
+            )
+        else:
+            download = await person.client.download(content["url"])
+            assert isinstance(download, DownloadResponse)
+            data = download.body
+        calendar = data.decode()
         assert "SUMMARY:Heat pump day" in calendar
         assert f"DTSTART:{START.strftime('%Y%m%dT%H%M00Z')}" in calendar
 
@@ -341,5 +364,21 @@ async def test_a_direct_chat_gets_answers_files_reminders_and_consultations(
         app.worker.wake()
         question = await person.wait_for(chat, bot, lambda e: "Which day suits you?" in body(e))
         assert re.search(r"^2\. Tuesday$", body(question), re.MULTILINE)
+        before = len(person.messages(chat, bot))
+        await person.say(chat, option(question, "Tuesday"))
+        try:
+            await person.wait_for(
+                chat, bot, says(lang, "consultations.thanks", ref="Q-1", answer="Tuesday")
+            )
+        except TimeoutError:
+            said = [body(e) for e in person.messages(chat, bot)[before:]]
+            raise AssertionError(f"a number did not answer the consultation: {said}") from None
+        await person.say(chat, "1")  # a new answer replaces the earlier one
+        await person.wait_for(
+            chat, bot, says(lang, "consultations.changed", ref="Q-1", answer="Monday")
+        )
+        async with app.sessions() as session:
+            answers = list(await session.scalars(select(ConsultationAnswer)))
+        assert [answer.choices for answer in answers] == [[0]]
     finally:
         await app.stop()
