@@ -791,8 +791,9 @@ class TelegramAdapter:
         The receipt says ``ok``, and otherwise ``reason``: ``no_right`` (innobot lacks the admin
         right), ``not_member`` (innobot is not in the group), ``gone`` (the message or member is
         no longer there), ``too_old`` (bots may delete messages for 48 hours), ``is_admin`` (an
-        administrator cannot be restricted) or ``refused``; ``status`` is innobot's place in the
-        group (:func:`bot_status`). Flood control and network trouble raise, to be retried.
+        administrator cannot be restricted) or ``refused``; ``status``, where it was looked up, is
+        innobot's place in the group (:func:`bot_status`). Flood control and network trouble
+        raise, to be retried.
         """
         bot = self.application.bot
         try:
@@ -839,16 +840,19 @@ class TelegramAdapter:
             sign in lowered for sign in ("chat not found", "not a member", "was kicked")
         ):
             return {"ok": False, "reason": "not_member", "status": "removed", "detail": detail}
+        if "administrator" in lowered:
+            return {"ok": False, "reason": "is_admin", "detail": detail}
+        if "not found" in lowered or "already been closed" in lowered:
+            return {"ok": False, "reason": "gone", "detail": detail}
+        needed = {"delete_message": "delete", "restrict": "restrict"}.get(action.kind)
+        if needed is None:
+            return {"ok": False, "reason": "refused", "detail": detail}
+        # Telegram's answer does not always say which right is missing: ask for innobot's own.
         try:
             status = await self._own_status(chat)
         except TelegramError as again:
             raise delivery_error(again) from again
-        needed = {"delete_message": "delete", "restrict": "restrict"}.get(action.kind)
-        if "administrator" in lowered:
-            reason = "is_admin"
-        elif "not found" in lowered or "already been closed" in lowered:
-            reason = "gone"
-        elif needed is not None and needed not in status.split():
+        if needed not in status.split():
             reason = "no_right"
         elif action.kind == "delete_message":
             reason = "too_old"

@@ -174,3 +174,26 @@ async def test_linking_a_group_innobot_is_not_in_is_kept_with_a_warning(
     await room.command("!community list")
     [listing] = await room.read(1)
     assert str(GROUP) in listing
+
+
+async def test_messages_gone_or_too_old_to_delete(start_app: StartApp, fake: FakeBotAPI) -> None:
+    fake.add_group(GROUP)
+    fake.set_member(GROUP, fake.bot_user["id"], "administrator", can_delete_messages=True,
+                    can_restrict_members=True)  # fmt: skip
+    app, room = await _linked(start_app, fake, "en")
+    await room.read(2)
+    gone = _spam_and_report(fake, "Deleted by its author")
+    await room.read(1)
+    fake.delete_by_author(GROUP, gone)
+    await room.command("!community remove R-1")
+    assert shown("en", "engagement.action_message_gone", ref="R-1") in await room.read(2)
+    assert await _status(app, 1) == "open"
+
+    old = fake.send_text(SPAMMER, "An old message", chat_id=GROUP)
+    old["message"]["date"] -= 49 * 3600  # bots may delete messages for 48 hours
+    fake.send_text(ADA, "/report", chat_id=GROUP, reply_to=old["message"]["message_id"])
+    await room.read(1)
+    await room.command("!community remove R-2")
+    assert shown("en", "engagement.action_too_old", ref="R-2") in await room.read(2)
+    assert fake.deleted == []
+    assert await _status(app, 2) == "open"

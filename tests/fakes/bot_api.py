@@ -555,6 +555,11 @@ class FakeBotAPI:
             )
         return member
 
+    def delete_by_author(self, chat_id: int, message_id: int) -> None:
+        """The message's author deletes it (bots are not told)."""
+        messages = self._messages[chat_id]
+        messages[:] = [m for m in messages if m["message_id"] != message_id]
+
     def member(self, chat_id: int, user_id: int) -> JSON:
         """``user_id``'s ChatMember object in the group (``left`` if never there)."""
         user = self.bot_user if user_id == self.bot_user["id"] else self._users.get(user_id)
