@@ -29,9 +29,9 @@ from handlers import consultations, events
 from handlers.context import Context, Feature
 from handlers.core import ContentKind, GroupAction, Platform, Recipient, Reply
 from handlers.i18n import t
-from handlers.intents import TOPICS
 from handlers.moderation import MODERATION_ROOM, Outgoing, RoomEvent, room_language
 from handlers.text import one_line
+from nlp.labels import TOPICS
 from storage import engagement as store
 from storage.models import (
     Community,
