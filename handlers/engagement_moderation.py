@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.outbox import PRIORITY_NOTIFICATION, enqueue
@@ -38,6 +39,8 @@ from storage.models import (
     Consultation,
     Event,
     GroupReport,
+    OutboxMessage,
+    OutboxStatus,
     Role,
     utcnow,
 )
@@ -292,6 +295,9 @@ async def _report_action(desk: Desk, rest: str, action: str) -> None:
         report.status = action
         desk.say(f"engagement.report_{action}", ref=ref)
         return
+    if await _action_pending(desk.session, report.chat_id, ref):
+        desk.say("engagement.report_pending", ref=ref)
+        return
     # The report changes only when Telegram has done it (on_group_action hears the outcome).
     if action == "removed":
         act = GroupAction("delete_message", ref=ref, message_id=report.message_id)
@@ -302,6 +308,21 @@ async def _report_action(desk: Desk, rest: str, action: str) -> None:
         desk.say("engagement.report_muting", ref=ref, until=until.strftime("%Y-%m-%d %H:%M UTC"))
     to = Recipient(Platform.TELEGRAM, report.chat_id)
     desk.out.append(Outgoing(to, Reply("", action=act)))
+
+
+async def _action_pending(session: AsyncSession, chat_id: str, ref: str) -> bool:
+    """Whether an action for ``ref`` still waits in the outbox (asked, not yet answered)."""
+    query = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.platform == Platform.TELEGRAM.value,
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.status == OutboxStatus.PENDING.value,
+            OutboxMessage.payload["action"]["ref"].as_string() == ref,
+        )
+        .limit(1)
+    )
+    return (await session.scalar(query)) is not None
 
 
 def _stamp(moment: datetime) -> int:
