@@ -244,8 +244,12 @@ async def render_event_news(
         if event is None or event.status != store.SCHEDULED:
             replies.append(None)
             continue
+        wanted_by = dict(event.audience or {})
+        if not any(wanted_by.get(k) is not None for k in ("community", "topic", "region")):
+            replies.append(decode_reply(row.payload))  # not a matter of membership
+            continue
         if event_id not in audiences:
-            found = await store.audience(session, dict(event.audience or {}))
+            found = await store.audience(session, wanted_by)
             audiences[event_id] = {where.person_id for where in found}
         wanted = row.person_id is not None and row.person_id in audiences[event_id]
         replies.append(decode_reply(row.payload) if wanted else None)

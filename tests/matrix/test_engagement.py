@@ -216,6 +216,15 @@ async def test_a_community_room_welcomes_answers_reports_and_gets_the_posts(
         assert "Heat pump day" in in_group[1].text
         assert in_group[1].button_labels() == [t(lang, "events.rsvp_button")]
         assert len(moderator.messages(community_room, bot)) == 0  # the moderator is not there
+
+        # A room that is neither linked nor a direct chat: the invitation is declined.
+        other = await host.create_room([bot], name="Coffee corner")
+        await newcomer.say(community_room, "/help")  # answered after the invitation was seen
+        await host.wait_count(
+            community_room, bot, 2, says(lang, "communities.group_help", community="Energia")
+        )
+        membership = await host.client.room_get_state_event(other, "m.room.member", bot)
+        assert membership.content["membership"] == "leave"
     finally:
         await app.stop()
 
