@@ -22,9 +22,9 @@ from handlers.context import Command, Context, Feature, Step, command_button
 from handlers.core import Button, Reply
 from handlers.help import menu, use_buttons
 from handlers.i18n import catalog, normalize_language, t
-from handlers.intents import TOPICS
 from handlers.moderation import parse_ref
 from handlers.text import one_line
+from nlp.labels import TOPICS
 from storage import alerts as store
 from storage.models import (
     Challenge,

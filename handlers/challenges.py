@@ -18,7 +18,6 @@ from handlers.context import Command, Context, Feature, Step
 from handlers.core import Reply
 from handlers.forms import Field, Form, names, shown
 from handlers.help import menu, use_buttons
-from handlers.intents import TOPICS
 from handlers.moderation import parse_ref
 from handlers.profiles import (
     FORMS,
@@ -27,6 +26,7 @@ from handlers.profiles import (
     save_submission,
 )
 from handlers.text import one_line
+from nlp.labels import TOPICS
 from nlp.matching import Document, MatchingEngine
 from storage import brokerage as store
 from storage.models import (

@@ -18,8 +18,8 @@ from handlers.context import Context, Handler, Step
 from handlers.core import Reply
 from handlers.help import menu, use_buttons
 from handlers.i18n import LANGUAGES
-from handlers.intents import TOPICS
 from handlers.text import one_line, paragraphs
+from nlp.labels import TOPICS
 from nlp.matching.text import guess_language, tokens
 
 SKIP = "skip"

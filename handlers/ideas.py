@@ -12,10 +12,10 @@ from typing import Any
 from handlers.context import Analysis, Command, Context, Feature, Step, command_button
 from handlers.core import Reply
 from handlers.help import menu, menu_buttons, use_buttons
-from handlers.intents import TOPICS
 from handlers.matches import offer_similar_ideas
 from handlers.moderation import queue_triage_card
 from handlers.text import one_line, paragraphs
+from nlp.labels import TOPICS
 from storage.ideas import add_idea
 from storage.models import Status
 from storage.people import recent_submissions

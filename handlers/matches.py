@@ -33,8 +33,8 @@ from handlers.context import Command, Context, Feature, Step, command_button
 from handlers.core import Platform, Reply
 from handlers.help import menu, use_buttons
 from handlers.i18n import t
-from handlers.intents import TOPICS
 from handlers.text import one_line
+from nlp.labels import TOPICS
 from nlp.matching import Document, MatchingEngine, Why, explain
 from storage import brokerage as store
 from storage.models import (

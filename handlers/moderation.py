@@ -23,7 +23,6 @@ from handlers.community_posts import post_challenge
 from handlers.context import command_button
 from handlers.core import Button, Platform, Recipient, Reply
 from handlers.i18n import t
-from handlers.intents import TOPICS
 from handlers.matches import on_item_approved, record_outcome
 from handlers.triage import (
     CARD_TEXT_MAX,
@@ -45,6 +44,7 @@ from handlers.triage import (
     thread_recipient,
     when,
 )
+from nlp.labels import TOPICS
 from storage import moderation as store
 from storage.alerts import queue_instant_alerts
 from storage.models import (

@@ -420,7 +420,7 @@ async def render_profile(
 
 
 def topic_names(ctx: Context) -> dict[str, str]:
-    from handlers.intents import TOPICS
+    from nlp.labels import TOPICS
 
     return {name: ctx.t(f"topics.{name}") for name in TOPICS}
 
