@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -155,7 +156,11 @@ async def build_app(
     )
     app = App(settings, engine, sessions, router, worker, dispatcher, metrics=metrics)
     app.scheduler = build_scheduler(
-        sessions, engine, worker.wake, shared_database=not is_sqlite(url)
+        sessions,
+        engine,
+        worker.wake,
+        shared_database=not is_sqlite(url),
+        outbox_retention=timedelta(days=settings.outbox_retention_days),
     )
     metrics.count_handler_errors(lambda: dispatcher.errors)
     if telegram and settings.telegram_token is not None:

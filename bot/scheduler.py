@@ -26,7 +26,7 @@ import pickle
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.executors.asyncio import AsyncIOExecutor
@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from storage import alerts as store
 from storage.locks import LEADER_NAMESPACE, ProcessLock
 from storage.models import SchedulerJob, Subscription, utcnow
+from storage.retention import scrub_delivered
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ class AlertJobs:
     # answer loses to one that begins again at once), so a fan-out leaves a gap for the
     # transactions of people talking to the bot.
     pause: float = BATCH_PAUSE
+    # How long delivered messages keep their text (storage.retention).
+    outbox_retention: timedelta = timedelta(days=30)
     running: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @contextlib.contextmanager
@@ -162,6 +165,23 @@ class AlertJobs:
             self.wake()
         return queued
 
+    async def retention(self) -> int:
+        """Remove the text of messages delivered longer ago than the retention period."""
+        scrubbed = 0
+        with self._tracked():
+            while True:
+                async with self.sessions() as session, session.begin():
+                    deleted, emptied, more = await scrub_delivered(
+                        session, self.clock(), self.outbox_retention
+                    )
+                scrubbed += deleted + emptied
+                if not more:
+                    break
+                await asyncio.sleep(self.pause)
+        if scrubbed:
+            log.info("outbox retention: %d delivered messages scrubbed", scrubbed)
+        return scrubbed
+
 
 # APScheduler stores jobs by reference to module-level functions; the running scheduler's
 # AlertJobs reaches them through this context variable (set by its executor, per job).
@@ -188,6 +208,10 @@ async def run_engagement() -> None:
     await _jobs.get().engagement()
 
 
+async def run_retention() -> None:
+    await _jobs.get().retention()
+
+
 @dataclass(frozen=True)
 class JobSpec:
     id: str
@@ -201,6 +225,7 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec("alerts:deadlines", remind_deadlines, 3600.0),
     JobSpec("alerts:followups", follow_up_introductions, 6 * 3600.0),
     JobSpec("engagement:consultations-and-reminders", run_engagement, 60.0),
+    JobSpec("outbox:retention", run_retention, 3600.0),
 )
 
 
@@ -460,7 +485,8 @@ def build_scheduler(
     wake: Callable[[], None],
     *,
     shared_database: bool,
+    outbox_retention: timedelta = timedelta(days=30),
 ) -> AlertScheduler:
     """The scheduler of an innobot process (``shared_database``: PostgreSQL, elect a leader)."""
-    jobs = AlertJobs(sessions, wake=wake)
+    jobs = AlertJobs(sessions, wake=wake, outbox_retention=outbox_retention)
     return AlertScheduler(sessions, jobs, engine=engine if shared_database else None)

@@ -110,6 +110,12 @@ class Settings(BaseSettings):
     db_retry_attempts: int = Field(
         default=4, description="Attempts at handling a message while the database is busy."
     )
+    outbox_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="Days a delivered message keeps its text in the outbox before it is removed.",
+    )
 
     def resolved_database_url(self) -> str:
         """The store's URL: the configured one, or SQLite inside the data directory."""
