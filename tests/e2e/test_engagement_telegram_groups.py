@@ -197,3 +197,24 @@ async def test_messages_gone_or_too_old_to_delete(start_app: StartApp, fake: Fak
     assert shown("en", "engagement.action_too_old", ref="R-2") in await room.read(2)
     assert fake.deleted == []
     assert await _status(app, 2) == "open"
+
+
+async def test_a_removal_meeting_telegram_trouble_is_retried_and_done_once(
+    start_app: StartApp, fake: FakeBotAPI
+) -> None:
+    fake.add_group(GROUP)
+    fake.set_member(GROUP, fake.bot_user["id"], "administrator", can_delete_messages=True)
+    app, room = await _linked(start_app, fake, "en")
+    app.worker.retry_base = 0.05  # seconds before the next attempt (doubling)
+    await room.read(2)
+    spam_id = _spam_and_report(fake, "Spam again")
+    await room.read(1)
+    fake.fail_next(2, 502, methods=["deleteMessage"])
+    await room.command("!community remove R-1")
+    assert set(await room.read(2)) == {
+        shown("en", "engagement.report_removing", ref="R-1"),
+        shown("en", "engagement.report_removed_done", ref="R-1"),
+    }
+    assert fake.deleted == [(GROUP, spam_id)]
+    assert [c.status for c in fake.calls if c.method == "deleteMessage"] == [502, 502, 200]
+    assert await _status(app, 1) == "removed"
