@@ -641,7 +641,7 @@ async def on_group_action(
     room hears the outcome in its language, including which admin right innobot lacks.
     """
     if action.kind == "check_rights":
-        await _rights_checked(session, action, receipt)
+        await _rights_checked(session, action, receipt, error)
         return
     if action.kind not in _RIGHTS:
         return  # stopping a poll: nobody is waiting to hear
@@ -687,11 +687,15 @@ async def on_group_action(
 
 
 async def _rights_checked(
-    session: AsyncSession, action: GroupAction, receipt: dict[str, Any] | None
+    session: AsyncSession, action: GroupAction, receipt: dict[str, Any] | None, error: str | None
 ) -> None:
     community_id = _id(action.ref, "K")
     community = await session.get(Community, community_id) if community_id else None
     if community is None:
+        return
+    if receipt is None:  # Telegram could not be asked (unreachable for long, refused the call)
+        detail = (error or "–")[:200]
+        await _tell_room(session, "engagement.rights_unknown", name=community.name, detail=detail)
         return
     status = str((receipt or {}).get("status") or "")
     key, values = _status_message(await room_language(session), status)

@@ -117,3 +117,17 @@ async def test_innobots_place_in_an_unlinked_group_is_nobodys_business(
     stranger = GroupMember(sessions, make_router(), user_id="5", chat_id="-42")
     assert await stranger.send("removed", kind=ContentKind.BOT_STATUS) == []
     assert stranger.notifications == []
+
+
+async def test_a_rights_check_that_could_not_be_made_is_said_so(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await _reported(sessions, "it")
+    async with sessions() as session, session.begin():
+        row = OutboxMessage(platform="telegram", chat_id=GROUP, payload={"text": ""})
+        check = GroupAction("check_rights", ref="K-1")
+        await on_group_action(session, row, check, None, "gave up: telegram unavailable")
+    [(_, said)] = await queued(sessions, platform="matrix", chat_id=MODERATION_ROOM)
+    assert said.text == t(
+        "it", "engagement.rights_unknown", name="Energia", detail="gave up: telegram unavailable"
+    )
