@@ -110,10 +110,11 @@ def main() -> None:
     )
     candidates: list[tuple[str, Callable[[], Identify | None]]] = [
         ("innobot (spaCy component, nlp/models/language)", innobot),
-        ("py3langid 0.3.0, any of its 97 languages", lambda: py3langid(False)),
+        # Restricted first: Lingua keeps loaded language models for the detectors built after.
         ("py3langid 0.3.0, restricted to innobot's 8", lambda: py3langid(True)),
-        ("lingua 2.1.1, any of its 75 languages", lambda: lingua(False)),
+        ("py3langid 0.3.0, any of its 97 languages", lambda: py3langid(False)),
         ("lingua 2.1.1, restricted to innobot's 8", lambda: lingua(True)),
+        ("lingua 2.1.1, any of its 75 languages", lambda: lingua(False)),
     ]
     sample = [text for text, _ in texts.supported]
     print(f"{'identifier':50} {'en/it/sv':>9} {'short':>7} {'others':>7} {'msg/s':>9}")

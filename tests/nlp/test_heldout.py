@@ -1,9 +1,7 @@
-"""The shipped models on the project's held-out data: the figures docs/nlp.md reports.
+"""The shipped models on the project's held-out data meet the figures innobot is built for.
 
-Training is seeded and the models are committed, so these figures are the same on every run.
-Intent and language figures are held to the targets innobot is built for; the primary topic is
-held to what the shipped models reach (0.841 against a target of 0.85, see docs/nlp.md), so that
-a change that makes it worse is caught.
+Training is seeded and the models are committed, so these figures are the same on every run
+(docs/nlp.md reports them).
 """
 
 from __future__ import annotations
@@ -44,7 +42,7 @@ def test_intents_in_each_language(result: dict[str, Any], lang: str) -> None:
 
 def test_primary_topic(result: dict[str, Any]) -> None:
     assert result["topics"]["primary"].n >= 250
-    assert result["topics"]["primary"].accuracy >= 0.84
+    assert result["topics"]["primary"].accuracy >= 0.85
 
 
 def test_language_identification(result: dict[str, Any]) -> None:
