@@ -6,6 +6,7 @@ Training is seeded and the models are committed, so these figures are the same o
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pytest
@@ -13,7 +14,9 @@ import pytest
 from nlp.data import project_file, read_jsonl
 from nlp.evaluation import evaluate_project
 from nlp.labels import SUPPORTED_LANGUAGES
+from nlp.models import read_manifest, shipped_model_dir
 from nlp.pipeline import Pipeline
+from nlp.training import PROJECT_FILES
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +67,12 @@ def test_heldout_texts_never_appear_in_training() -> None:
             ex.text for ex in read_jsonl(project_file(name)) if (ex.lang, key(ex.text)) in training
         ]
         assert leaked == [], name
+
+
+def test_shipped_models_were_trained_on_the_training_files_as_they_are() -> None:
+    manifest = read_manifest(shipped_model_dir())
+    current = {
+        name: hashlib.sha256(project_file(file).read_bytes()).hexdigest()
+        for name, file in PROJECT_FILES.items()
+    }
+    assert manifest.sources == current, "run `innobot nlp train` and commit nlp/models"
