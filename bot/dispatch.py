@@ -23,6 +23,7 @@ from bot.outbox import PRIORITY_NOTIFICATION, DeliveryWorker, enqueue
 from handlers.core import IncomingMessage, Reply
 from handlers.i18n import pick_language, t
 from handlers.router import Outcome, Router
+from storage.moderation import is_handled, mark_handled
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,16 @@ class Dispatcher:
         for attempt in range(1, self._attempts + 1):
             try:
                 async with self._sessions() as session, session.begin():
+                    if msg.event_id is not None:
+                        if await is_handled(session, msg.platform.value, msg.event_id):
+                            log.info(
+                                "%s event of user %s handled already; not again",
+                                msg.platform.value,
+                                pseudonym(msg.user_id),
+                            )
+                            return
+                        # Committed with the message's effects, or not at all.
+                        mark_handled(session, msg.platform.value, msg.event_id)
                     outcome = await self._router.handle(session, msg)
                     self._queue(session, msg, outcome)
                 self.handled += 1

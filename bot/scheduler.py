@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from storage import alerts as store
 from storage.locks import LEADER_NAMESPACE, ProcessLock
 from storage.models import SchedulerJob, Subscription, utcnow
+from storage.moderation import forget_handled
 from storage.retention import scrub_delivered
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ DIGEST_BATCH = 200  # digests made per transaction
 BATCH_PAUSE = 0.05  # seconds between two batches of a job
 WRITE_RETRY = 2.0  # seconds before writing a job again after a database error
 STOP_GRACE = 10.0  # seconds a running job gets to finish when innobot stops
+# Telegram redelivers an unconfirmed update for 24 hours; Matrix gaps are read back further.
+HANDLED_EVENTS_KEEP = timedelta(days=30)
 
 
 # --- the jobs --------------------------------------------------------------------------------
@@ -178,6 +181,9 @@ class AlertJobs:
                 if not more:
                     break
                 await asyncio.sleep(self.pause)
+            async with self.sessions() as session, session.begin():
+                # Records of handled platform events, kept to drop redelivered ones.
+                await forget_handled(session, self.clock() - HANDLED_EVENTS_KEEP)
         if scrubbed:
             log.info("outbox retention: %d delivered messages scrubbed", scrubbed)
         return scrubbed

@@ -49,6 +49,8 @@ class IncomingMessage:
     ``chat_id`` is where replies go; ``user_id`` is who sent it. ``button`` is the payload of a
     pressed button (``text`` is then empty). ``language_hint`` is the app's language code, if any.
     ``raw`` keeps the platform event only as an escape hatch for adapters; handlers never read it.
+    ``event_id``, when the platform gives one, names the event it came in: a message whose event
+    was handled already (a redelivered update) is not handled again.
     """
 
     platform: Platform
@@ -62,6 +64,7 @@ class IncomingMessage:
     is_private: bool = True
     message_id: str | None = None
     reply_to: Quoted | None = None
+    event_id: str | None = None
     raw: object | None = field(default=None, repr=False, compare=False)
 
     @property

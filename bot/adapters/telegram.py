@@ -18,6 +18,7 @@ import warnings
 import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
 from functools import partial
 from typing import Any, Final
 
@@ -652,11 +653,14 @@ class TelegramAdapter:
                 "telegram: could not answer button press of update %s: %s", update.update_id, error
             )
 
-    async def _on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = to_incoming(update)
         if message is None:
             log.debug("telegram: ignoring update %s", update.update_id)
             return
+        # Telegram delivers an update again when its receipt was not confirmed (a restart before
+        # the next getUpdates, a webhook answer that did not arrive): the dispatcher drops it.
+        message = replace(message, event_id=f"{context.bot.id}:{update.update_id}")
         if update.poll_answer is not None and update.poll_answer.user is not None:
             lock = self._poll_locks.get(update.poll_answer.user.id)
             if lock is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import func, select
@@ -178,3 +179,35 @@ async def test_group_chats_get_a_pointer_to_the_private_chat(
     await dispatcher.handle(chatter)
     await worker.deliver_due()
     assert adapter.texts("group") == [t("en", "errors.private_only")]
+
+
+async def test_an_event_delivered_again_is_handled_once(
+    bot: tuple[Dispatcher, RecordingAdapter, DeliveryWorker],
+) -> None:
+    dispatcher, adapter, worker = bot
+    await dispatcher.handle(_msg("/count"))
+    first = replace(_msg("1"), event_id="bot:41")
+    await dispatcher.handle(first)
+    await dispatcher.handle(first)  # the same update, delivered again
+    await dispatcher.handle(replace(_msg("2"), event_id="bot:42"))
+    await dispatcher.handle(_msg("3"))  # no event id: handled as it comes
+    while await worker.deliver_due():
+        pass
+    assert adapter.texts("chat-u1") == ["step 0", "counted 1", "counted 2", "counted 3"]
+
+
+async def test_two_processes_racing_on_one_event_handle_it_once(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    adapter = RecordingAdapter(pacing=Pacing(1000.0, 1000, 1000.0))
+    worker = DeliveryWorker(sessions, {Platform.CONSOLE: adapter})
+    router = Router([FEATURE], EchoAnalyzer())
+    # Two dispatchers do not share their per-sender locks, as two processes would not.
+    one, two = (
+        Dispatcher(sessions, router, worker, {"console": adapter}, flood_burst=50) for _ in range(2)
+    )
+    ping = replace(_msg("/ping"), event_id="bot:7")
+    await asyncio.gather(one.handle(ping), two.handle(ping))
+    while await worker.deliver_due():
+        pass
+    assert adapter.texts("chat-u1") == ["pong"]

@@ -182,3 +182,26 @@ async def test_the_journey_through_the_webhook(start_app: StartApp, fake: FakeBo
     await onboard(user, "sv")
     await submit_idea(user, "sv", *IDEAS["sv"])
     assert set(fake.webhook_statuses) == {200}
+
+
+async def test_an_update_telegram_delivers_again_is_answered_once(
+    start_app: StartApp, fake: FakeBotAPI
+) -> None:
+    port = free_port()
+    await start_app(
+        telegram_mode="webhook",
+        web_port=port,
+        webhook_url=f"http://127.0.0.1:{port}/telegram",
+        webhook_secret=SecretStr("e2e-secret"),
+    )
+    user = TelegramUser(fake, 1008)
+    update = fake.send_text(1008, "/help")
+    [answer] = await user.read(1)
+    assert answer.text == shown("en", "help.text")
+    fake.deliver_again(update)
+    await fake.wait_for_webhook_deliveries()
+    # Updates of one chat are handled in order: a second help would come before these.
+    welcome, ask_language = await user.say("/start", expect=2)
+    assert welcome.text == shown("en", "onboarding.welcome")
+    assert ask_language.text == shown("en", "onboarding.ask_language")
+    assert set(fake.webhook_statuses) == {200}

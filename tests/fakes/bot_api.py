@@ -858,6 +858,12 @@ class FakeBotAPI:
         self._enqueue(update)
         return update
 
+    def deliver_again(self, update: JSON) -> None:
+        """Send ``update`` once more, as Telegram does when it saw no confirmation of it: a
+        webhook answer that did not arrive, or a bot that stopped before its next getUpdates
+        confirmed the update (in polling mode an update behind the bot's offset stays dropped)."""
+        self._enqueue(json.loads(json.dumps(update)))
+
     def _enqueue(self, update: JSON) -> None:
         kind = next(key for key in update if key != "update_id")
         if kind not in self.allowed_updates:

@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.scheduler import AlertJobs
-from storage.models import OutboxMessage, OutboxStatus
+from storage.models import HandledEvent, OutboxMessage, OutboxStatus
+from storage.moderation import is_handled
 from storage.retention import scrub_delivered
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -133,3 +134,15 @@ async def test_the_scheduled_job_scrubs_everything_due(
     assert sorted(left) == ["fresh", "k0", "k1", "k2", "k3"]
     assert left["fresh"] == ("sent", TEXT)
     assert await jobs.retention() == 0
+
+
+async def test_the_job_forgets_handled_events_after_thirty_days(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session, session.begin():
+        session.add(HandledEvent(platform="telegram", event_id="1:5", created_at=NOW - KEEP * 2))
+        session.add(HandledEvent(platform="telegram", event_id="1:6", created_at=NOW))
+    await AlertJobs(sessions, clock=lambda: NOW, pause=0).retention()
+    async with sessions() as session:
+        assert await is_handled(session, "telegram", "1:6")
+        assert not await is_handled(session, "telegram", "1:5")
