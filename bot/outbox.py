@@ -88,6 +88,8 @@ def encode_reply(reply: Reply) -> dict[str, Any]:
             "user_id": action.user_id,
             "until": action.until,
         }
+        if action.level is not None:
+            payload["action"]["level"] = action.level
     return payload
 
 
@@ -115,6 +117,7 @@ def decode_reply(payload: Mapping[str, Any]) -> Reply:
             message_id=found.get("message_id"),
             user_id=found.get("user_id"),
             until=found.get("until"),
+            level=found.get("level"),
         )
     return Reply(text=payload["text"], buttons=buttons, document=document, poll=poll, action=action)
 

@@ -127,9 +127,11 @@ class GroupAction:
     """Something innobot does in a group chat instead of saying something.
 
     ``kind``: ``delete_message`` (``message_id``), ``restrict`` (``user_id`` may not send
-    messages until ``until``, Unix seconds), ``check_rights`` (innobot's own status and admin
-    rights there) or ``stop_poll`` (``message_id``). ``ref`` names what it is done for (a report
-    ``R-12``, a community ``K-3``), so that the outcome can be reported back.
+    messages until ``until``, Unix seconds), ``unrestrict`` (a Matrix room: ``user_id`` gets back
+    the power ``level`` they had before ``restrict``; None: the room's default), ``check_rights``
+    (innobot's own status and admin rights there) or ``stop_poll`` (``message_id``). ``ref``
+    names what it is done for (a report ``R-12``, a community ``K-3``), so that the outcome can
+    be reported back. A reply's text, if any, is the reason shown where the platform shows one.
     """
 
     kind: str
@@ -137,6 +139,7 @@ class GroupAction:
     message_id: str | None = None
     user_id: str | None = None
     until: int | None = None
+    level: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,11 +7,13 @@ the time zone given with ``tz=`` (Europe/Rome by default), for example::
     !event create Hydrogen webinar | kind=webinar | starts=2027-03-04 10:00 | ends=2027-03-04 11:30
         | tz=Europe/Stockholm | place=https://meet.example/h2 | capacity=50 | audience=topic:energy
 
-``!community remove R-ID`` and ``!community mute R-ID [12h]`` act in the Telegram group through
-the outbox (deleteMessage, restrictChatMember): the report becomes "removed" or "muted" only when
-Telegram accepted it, and :func:`on_group_action` tells the room the outcome, naming the admin
-right innobot lacks when that is why it failed. Linking a group checks innobot's rights there,
-and changes of innobot's own place in a linked group (:func:`bot_status_changed`) are reported.
+``!community remove R-ID`` and ``!community mute R-ID [12h]`` act in the Telegram group or the
+Matrix room through the outbox (Telegram: deleteMessage, restrictChatMember; Matrix: a redaction,
+the member's power level lowered and, when the mute ends, given back): the report becomes
+"removed" or "muted" only when the platform accepted it, and :func:`on_group_action` tells the
+room the outcome, naming the admin right or power level innobot lacks when that is why it
+failed. Linking a group checks innobot's rights there, and changes of innobot's own place in a
+linked group (:func:`bot_status_changed`) are reported.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.outbox import PRIORITY_NOTIFICATION, enqueue
@@ -30,7 +32,7 @@ from handlers import consultations, events
 from handlers.context import Context, Feature
 from handlers.core import ContentKind, GroupAction, Platform, Recipient, Reply
 from handlers.i18n import t
-from handlers.moderation import MODERATION_ROOM, Outgoing, RoomEvent, room_language
+from handlers.moderation import MODERATION_ROOM, DeskConfig, Outgoing, RoomEvent, room_language
 from handlers.text import one_line
 from nlp.labels import TOPICS
 from storage import engagement as store
@@ -66,6 +68,7 @@ class Desk(Protocol):
 
     session: AsyncSession
     event: RoomEvent
+    config: DeskConfig
     out: list[Outgoing]
 
     @property
@@ -213,6 +216,11 @@ async def _community_link(desk: Desk, rest: str) -> None:
                 raise BadOption("engagement.bad_link", link=link[:60])
             community.invite_link = link
         community.telegram_chat_id = chat
+        if not desk.config.telegram:
+            # Nothing could carry a rights check out: the link stands, and the room is told.
+            desk.say("engagement.community_linked", name=community.name, chat=chat)
+            desk.say("engagement.telegram_off_link")
+            return
         # The link stands either way; innobot's rights there are checked and the room told
         # (on_group_action): without them it cannot act on reports.
         check = GroupAction("check_rights", ref=f"K-{community.id}")
@@ -289,33 +297,55 @@ async def _report_action(desk: Desk, rest: str, action: str) -> None:
         report.status = action
         desk.say("engagement.report_dismissed", ref=ref)
         return
-    if not report.chat_id.lstrip("-").isdigit():
-        # Not a Telegram group: innobot cannot act there; the decision is recorded and the
-        # room told that the room's own admins have to carry it out.
+    platform = _platform_of(report.chat_id)
+    if platform is None:
+        # Neither a Telegram group nor a Matrix room: innobot cannot act there; the decision
+        # is recorded and the room told that the chat's own admins have to carry it out.
         report.status = action
         desk.say(f"engagement.report_{action}", ref=ref)
         return
-    if await _action_pending(desk.session, report.chat_id, ref):
-        desk.say("engagement.report_pending", ref=ref)
+    if platform is Platform.TELEGRAM and not desk.config.telegram:
+        desk.say("engagement.telegram_off_action", ref=ref)
         return
-    # The report changes only when Telegram has done it (on_group_action hears the outcome).
+    if await _action_pending(desk.session, platform, report.chat_id, ref):
+        key = "engagement.report_pending"
+        desk.say(key if platform is Platform.TELEGRAM else "engagement.matrix_pending", ref=ref)
+        return
+    # The report changes only when the platform has done it (on_group_action hears the outcome).
+    matrix = platform is Platform.MATRIX
+    reason = ""
     if action == "removed":
         act = GroupAction("delete_message", ref=ref, message_id=report.message_id)
-        desk.say("engagement.report_removing", ref=ref)
+        desk.say("engagement.matrix_removing" if matrix else "engagement.report_removing", ref=ref)
+        if matrix:  # shown with the redaction, in the community's language
+            community = await desk.session.get(Community, report.community_id)
+            reason = t(community.language if community else desk.lang, "engagement.redact_reason")
     else:
         until = utcnow() + parse_duration(tail)
         act = GroupAction("restrict", ref=ref, user_id=report.reported_user, until=_stamp(until))
-        desk.say("engagement.report_muting", ref=ref, until=until.strftime("%Y-%m-%d %H:%M UTC"))
-    to = Recipient(Platform.TELEGRAM, report.chat_id)
-    desk.out.append(Outgoing(to, Reply("", action=act)))
+        key = "engagement.matrix_muting" if matrix else "engagement.report_muting"
+        desk.say(key, ref=ref, until=until.strftime("%Y-%m-%d %H:%M UTC"))
+    to = Recipient(platform, report.chat_id)
+    desk.out.append(Outgoing(to, Reply(reason, action=act)))
 
 
-async def _action_pending(session: AsyncSession, chat_id: str, ref: str) -> bool:
+def _platform_of(chat_id: str) -> Platform | None:
+    """Where a reported message was: a Telegram group (a number) or a Matrix room (``!id``)."""
+    if chat_id.lstrip("-").isdigit():
+        return Platform.TELEGRAM
+    if chat_id.startswith("!") and len(chat_id) > 1:
+        return Platform.MATRIX
+    return None
+
+
+async def _action_pending(
+    session: AsyncSession, platform: Platform, chat_id: str, ref: str
+) -> bool:
     """Whether an action for ``ref`` still waits in the outbox (asked, not yet answered)."""
     query = (
         select(OutboxMessage.id)
         .where(
-            OutboxMessage.platform == Platform.TELEGRAM.value,
+            OutboxMessage.platform == platform.value,
             OutboxMessage.chat_id == chat_id,
             OutboxMessage.status == OutboxStatus.PENDING.value,
             OutboxMessage.payload["action"]["ref"].as_string() == ref,
@@ -643,11 +673,14 @@ async def on_group_action(
     if action.kind == "check_rights":
         await _rights_checked(session, action, receipt, error)
         return
-    if action.kind not in _RIGHTS:
+    if action.kind not in (*_RIGHTS, "unrestrict"):
         return  # stopping a poll: nobody is waiting to hear
     report_id = _id(action.ref, "R")
     report = await session.get(GroupReport, report_id) if report_id else None
     if report is None:
+        return
+    if _platform_of(report.chat_id) is Platform.MATRIX:
+        await _matrix_outcome(session, report, action, receipt, error)
         return
     ref = f"R-{report.id}"
     if receipt is not None and receipt.get("ok"):
@@ -655,12 +688,8 @@ async def on_group_action(
         if action.kind == "delete_message":
             await _tell_room(session, "engagement.report_removed_done", ref=ref)
         else:
-            until = datetime.fromtimestamp(action.until or 0, ZoneInfo("UTC"))
             await _tell_room(
-                session,
-                "engagement.report_muted_done",
-                ref=ref,
-                until=until.strftime("%Y-%m-%d %H:%M UTC"),
+                session, "engagement.report_muted_done", ref=ref, until=_until_text(action)
             )
         log.info("report %s: %s carried out in the group", ref, action.kind)
         return
@@ -684,6 +713,134 @@ async def on_group_action(
     else:
         detail = str((receipt or {}).get("detail") or error or "")[:200]
         await _tell_room(session, "engagement.action_failed", ref=ref, detail=detail or "–")
+
+
+def _until_text(action: GroupAction) -> str:
+    return datetime.fromtimestamp(action.until or 0, ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M UTC")
+
+
+# What innobot needs a power level for in a Matrix room (catalog keys).
+_POWERS = {"redact": "engagement.power_redact", "power_levels": "engagement.power_levels"}
+
+
+async def _matrix_outcome(
+    session: AsyncSession,
+    report: GroupReport,
+    action: GroupAction,
+    receipt: dict[str, Any] | None,
+    error: str | None,
+) -> None:
+    """What the homeserver did with an action in a community room (see :func:`on_group_action`).
+
+    A mute done queues the member's level back for when it ends: an outbox row due then (so it
+    survives restarts), which replaces one still waiting for the same member (its earlier level
+    is the one to give back, and the later end wins).
+    """
+    ref = f"R-{report.id}"
+    ok = receipt is not None and bool(receipt.get("ok"))
+    if action.kind == "unrestrict":
+        if ok:
+            await _tell_room(session, "engagement.matrix_unmuted", ref=ref)
+        else:
+            lang = await room_language(session)
+            level = action.level
+            await _tell_room(
+                session,
+                "engagement.matrix_unmute_failed",
+                ref=ref,
+                level=level if level is not None else t(lang, "engagement.matrix_default_level"),
+                why=await _matrix_why(session, receipt, error),
+            )
+        log.info("report %s: the mute ended (%s)", ref, "level given back" if ok else "refused")
+        return
+    if not ok:
+        why = await _matrix_why(session, receipt, error)
+        reason = str((receipt or {}).get("reason") or "error")
+        log.info("report %s: %s not carried out in the room (%s)", ref, action.kind, reason)
+        await _tell_room(session, "engagement.matrix_refused", ref=ref, why=why)
+        return
+    assert receipt is not None
+    if action.kind == "delete_message":
+        report.status = "removed"
+        await _tell_room(session, "engagement.matrix_removed_done", ref=ref)
+    else:
+        report.status = "muted"
+        previous = receipt.get("previous")
+        level = int(previous) if isinstance(previous, int) else None
+        until = datetime.fromtimestamp(action.until or 0, ZoneInfo("UTC"))
+        level, until = await _replace_waiting_unmute(session, report, level, until)
+        back = GroupAction(
+            "unrestrict", ref=ref, user_id=action.user_id, until=_stamp(until), level=level
+        )
+        [row] = enqueue(
+            session,
+            Platform.MATRIX,
+            report.chat_id,
+            [Reply("", action=back)],
+            priority=PRIORITY_NOTIFICATION,
+        )
+        row.next_attempt_at = until
+        await _tell_room(
+            session,
+            "engagement.matrix_muted_done",
+            ref=ref,
+            until=until.strftime("%Y-%m-%d %H:%M UTC"),
+        )
+    log.info("report %s: %s carried out in the room", ref, action.kind)
+
+
+async def _replace_waiting_unmute(
+    session: AsyncSession, report: GroupReport, level: int | None, until: datetime
+) -> tuple[int | None, datetime]:
+    """Drop the unmute still waiting for this member in this room, if any; the level it would
+    have given back and the later of the two ends are the ones to keep."""
+    query = select(OutboxMessage).where(
+        OutboxMessage.platform == Platform.MATRIX.value,
+        OutboxMessage.chat_id == report.chat_id,
+        OutboxMessage.status == OutboxStatus.PENDING.value,
+        OutboxMessage.payload["action"]["kind"].as_string() == "unrestrict",
+        OutboxMessage.payload["action"]["user_id"].as_string() == report.reported_user,
+    )
+    waiting = list(await session.scalars(query))
+    for row in waiting:
+        earlier = row.payload["action"]
+        level = earlier.get("level")
+        stamp = earlier.get("until")
+        if isinstance(stamp, int):
+            until = max(until, datetime.fromtimestamp(stamp, ZoneInfo("UTC")))
+    if waiting:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_([row.id for row in waiting]))
+            .values(status=OutboxStatus.DROPPED.value, last_error="replaced by a later mute")
+        )
+    return level, until
+
+
+async def _matrix_why(
+    session: AsyncSession, receipt: dict[str, Any] | None, error: str | None
+) -> str:
+    """Why the homeserver did not do it, in the room's language."""
+    lang = await room_language(session)
+    found = receipt or {}
+    reason = str(found.get("reason") or "error")
+    if reason == "no_right":
+        what = t(lang, _POWERS.get(str(found.get("right")), "engagement.power_levels"))
+        return t(
+            lang,
+            "engagement.matrix_no_power",
+            what=what,
+            needed=found.get("needed", "?"),
+            have=found.get("have", "?"),
+        )
+    if reason == "not_member":
+        return t(lang, "engagement.matrix_not_member")
+    if reason == "gone":
+        return t(lang, "engagement.matrix_gone")
+    if reason == "is_admin":
+        return t(lang, "engagement.matrix_is_admin")
+    detail = str(found.get("detail") or error or "")[:200]
+    return t(lang, "engagement.matrix_failed", detail=detail or "–")
 
 
 async def _rights_checked(

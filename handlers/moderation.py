@@ -135,11 +135,13 @@ class Outgoing:
 
 @dataclass(frozen=True, slots=True)
 class DeskConfig:
-    """How moderation is set up: its rooms (ids), the power level needed, the room language."""
+    """How moderation is set up: its rooms (ids), the power level needed, the room language,
+    and whether this innobot runs on Telegram (it can act in Telegram groups only then)."""
 
     rooms: frozenset[str]
     threshold: int = 50
     lang: str = "en"
+    telegram: bool = True
 
 
 PowerLookup = Callable[[], Awaitable[int | None]]

@@ -47,6 +47,8 @@ from nio import (
     RoomGetEventResponse,
     RoomGetStateEventResponse,
     RoomMessagesResponse,
+    RoomPutStateResponse,
+    RoomRedactResponse,
     RoomResolveAliasResponse,
     RoomSendResponse,
     SyncResponse,
@@ -60,6 +62,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.adapters.base import (
     Pacing,
     PermanentFailure,
+    Receipt,
     RejectedMessage,
     RetryLater,
     TransientFailure,
@@ -67,19 +70,24 @@ from bot.adapters.base import (
 from bot.adapters.matrix_events import (
     SYNC_FILTER,
     RoomCreation,
+    event_level,
+    explicit_level,
     file_content,
     is_direct_invite,
     message_content,
+    mute_level,
     power_level,
     quoted_from,
+    redact_level,
     reply_target,
     to_incoming,
     to_room_event,
+    with_user_level,
 )
 from bot.logs import pseudonym
 from bot.outbox import PRIORITY_NOTIFICATION, PRIORITY_REPLY, enqueue
 from bot.settings import Settings
-from handlers.core import Document, IncomingMessage, Platform, Quoted, Reply
+from handlers.core import Document, GroupAction, IncomingMessage, Platform, Quoted, Reply
 from handlers.i18n import t
 from handlers.moderation import (
     MODERATION_ROOM,
@@ -421,6 +429,7 @@ class MatrixAdapter:
             rooms=frozenset(self._rooms),
             threshold=self._settings.matrix_power_level,
             lang=self._settings.matrix_language,
+            telegram=self._settings.telegram_token is not None,
         )
 
     # --- syncing ---
@@ -764,21 +773,24 @@ class MatrixAdapter:
             return self._rooms[0]
         return room
 
-    async def send(self, chat_id: str, reply: Reply) -> None:
-        """Post ``reply`` where ``chat_id`` (a :class:`RoomAddress`) says."""
+    async def send(self, chat_id: str, reply: Reply) -> Receipt | None:
+        """Post ``reply`` where ``chat_id`` (a :class:`RoomAddress`) says; a reply carrying a
+        group action is carried out in the room instead, and its outcome returned."""
         if self._client is None or not self.connected:
             raise RetryLater(self._retry_delay, "not connected to the homeserver")
         address = RoomAddress.parse(chat_id)
         room = self._room_of(address.room)
+        if reply.action is not None:
+            return await self._act(room, reply.action, reply.text)
         if address.card is not None:
             await self._send_card(room, address.card)
-            return
+            return None
         root = address.thread_event
         if address.thread_ref is not None:
             root = await self._card_event(address.thread_ref, room)
         if reply.document is None:
             await self._room_send(room, message_content(reply, root))
-            return
+            return None
         # A reply with a file is two messages: a retry sends only what did not go out yet.
         key = hashlib.sha256(
             f"{room}|{reply.text}|{reply.document.filename}".encode() + reply.document.content
@@ -790,6 +802,157 @@ class MatrixAdapter:
                 del self._texts_sent[next(iter(self._texts_sent))]
         await self._send_document(room, reply.document)
         self._texts_sent.pop(key, None)
+        return None
+
+    # --- acting on reports in community rooms ---
+
+    async def _act(self, room: str, action: GroupAction, reason: str) -> Receipt:
+        """Carry out ``action`` in the community room ``room``.
+
+        ``delete_message`` redacts the event (with ``reason``); ``restrict`` lowers the member's
+        power level below what speaking needs (the receipt says what it was, ``previous``, None
+        for the room's default); ``unrestrict`` gives it back. The receipt says ``ok`` and
+        otherwise ``reason``: ``no_right`` (innobot's level, ``have``, is below the ``needed``
+        one to ``right``: ``redact`` or ``power_levels``), ``not_member``, ``gone`` (the event
+        no longer exists) or ``is_admin`` (the member's ``level`` is not below innobot's).
+        Network trouble and rate limiting raise, so that the outbox tries again.
+        """
+        if room not in self._joined:
+            return {"ok": False, "reason": "not_member", "detail": "innobot is not in the room"}
+        levels = await self._levels(room)
+        if levels is None:
+            return {"ok": False, "reason": "not_member", "detail": "cannot read the room's state"}
+        creation = await self._creation(room)
+        own = power_level(levels, self.user_id, creation)
+        if action.kind == "delete_message":
+            receipt = await self._redact(room, action, reason, levels, own)
+        elif action.kind in ("restrict", "unrestrict") and action.user_id:
+            receipt = await self._set_power(room, action, levels, own, creation)
+        else:
+            raise RejectedMessage(f"unknown group action {action.kind!r}")
+        outcome = "done" if receipt.get("ok") else f"refused ({receipt.get('reason')})"
+        log.info("matrix: %s in %s for %s: %s", action.kind, room, action.ref, outcome)
+        return receipt
+
+    async def _levels(self, room: str) -> dict[str, Any] | None:
+        """The room's ``m.room.power_levels`` content now ({} if it has none; None: unreadable)."""
+        client = self._require_client()
+        answer = await self._call(client.room_get_state_event(room, "m.room.power_levels"))
+        if isinstance(answer, RoomGetStateEventResponse):
+            return dict(answer.content)
+        code = getattr(answer, "status_code", None)
+        if code == "M_NOT_FOUND":
+            return {}
+        if code == "M_FORBIDDEN":
+            return None
+        raise TransientFailure(f"power levels unreadable: {answer}")
+
+    async def _call(self, request: Awaitable[Any]) -> Any:
+        """A homeserver request; unreachable or rate limited: :class:`RetryLater`."""
+        try:
+            answer = await request
+        except (ClientError, OSError, TimeoutError) as exc:
+            raise RetryLater(
+                self._retry_delay, f"homeserver unreachable: {_describe(exc)}"
+            ) from exc
+        delay = _rate_limit_delay(answer)
+        if delay is not None:
+            self.rate_limited += 1
+            raise RetryLater(delay, "429")
+        return answer
+
+    async def _redact(
+        self, room: str, action: GroupAction, reason: str, levels: dict[str, Any], own: int
+    ) -> Receipt:
+        needed = redact_level(levels)
+        if own < needed:
+            return {
+                "ok": False,
+                "reason": "no_right",
+                "right": "redact",
+                "needed": needed,
+                "have": own,
+            }
+        client = self._require_client()
+        event_id = action.message_id or ""
+        found = await self._call(client.room_get_event(room, event_id))
+        if not isinstance(found, RoomGetEventResponse):
+            if getattr(found, "status_code", None) == "M_NOT_FOUND":
+                return {"ok": False, "reason": "gone", "detail": "no such event"}
+            raise TransientFailure(f"event unreadable: {found}")
+        unsigned = getattr(found.event, "source", {}).get("unsigned") or {}
+        if isinstance(unsigned, Mapping) and "redacted_because" in unsigned:
+            return {"ok": False, "reason": "gone", "detail": "already redacted"}
+        answer = await self._call(client.room_redact(room, event_id, reason=reason[:500] or None))
+        if isinstance(answer, RoomRedactResponse):
+            return {"ok": True, "event_id": str(answer.event_id)}
+        return self._refusal(answer, "redact", needed, own)
+
+    async def _set_power(
+        self,
+        room: str,
+        action: GroupAction,
+        levels: dict[str, Any],
+        own: int,
+        creation: RoomCreation | None,
+    ) -> Receipt:
+        member = action.user_id or ""
+        needed = event_level(levels, "m.room.power_levels", state=True)
+        if own < needed:
+            return {
+                "ok": False,
+                "reason": "no_right",
+                "right": "power_levels",
+                "needed": needed,
+                "have": own,
+            }
+        current = power_level(levels, member, creation)
+        silent = mute_level(levels)
+        if action.kind == "restrict":
+            if current >= own:
+                return {"ok": False, "reason": "is_admin", "level": current, "have": own}
+            previous = explicit_level(levels, member)
+            if current > silent:
+                content = with_user_level(levels, member, silent)
+                refusal = await self._put_levels(room, content, needed, own)
+                if refusal is not None:
+                    return refusal
+            return {"ok": True, "previous": previous, "level": min(current, silent)}
+        # unrestrict: only a member still unable to speak gets their level back (a room admin
+        # may have changed it meanwhile: theirs is the last word).
+        if current > silent:
+            return {"ok": True, "unchanged": True}
+        if current >= own or (action.level is not None and action.level > own):
+            return {"ok": False, "reason": "is_admin", "level": current, "have": own}
+        content = with_user_level(levels, member, action.level)
+        refusal = await self._put_levels(room, content, needed, own)
+        return refusal if refusal is not None else {"ok": True}
+
+    async def _put_levels(
+        self, room: str, content: dict[str, Any], needed: int, own: int
+    ) -> Receipt | None:
+        client = self._require_client()
+        answer = await self._call(client.room_put_state(room, "m.room.power_levels", content))
+        if isinstance(answer, RoomPutStateResponse):
+            return None
+        return self._refusal(answer, "power_levels", needed, own)
+
+    @staticmethod
+    def _refusal(answer: Any, right: str, needed: int, own: int) -> Receipt:
+        code = getattr(answer, "status_code", None)
+        detail = str(getattr(answer, "message", "") or answer)[:200]
+        if code == "M_FORBIDDEN":
+            return {
+                "ok": False,
+                "reason": "no_right",
+                "right": right,
+                "needed": needed,
+                "have": own,
+                "detail": detail,
+            }
+        if code == "M_NOT_FOUND":
+            return {"ok": False, "reason": "gone", "detail": detail}
+        raise TransientFailure(f"{right}: {answer}")
 
     async def _send_document(self, room: str, document: Document) -> None:
         """Upload ``document`` (encrypted in encrypted rooms) and post it as an ``m.file``."""

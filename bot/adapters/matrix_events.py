@@ -258,6 +258,62 @@ def power_level(
         return 0
 
 
+# What a member sends when they speak: a mute keeps them below the level of all of these.
+SPEAKING_TYPES: Final = ("m.room.message", "m.room.encrypted", "m.sticker")
+
+
+def _level(value: object, default: int) -> int:
+    try:
+        return int(value)  # type: ignore[call-overload, no-any-return]
+    except (TypeError, ValueError):
+        return default
+
+
+def event_level(levels: Mapping[str, Any] | None, event_type: str, *, state: bool) -> int:
+    """The power level needed to send an event of ``event_type`` (a state event if ``state``)."""
+    if levels is None:
+        return 50 if state else 0
+    events = levels.get("events")
+    default = _level(levels.get("state_default" if state else "events_default"), 50 if state else 0)
+    if isinstance(events, Mapping) and event_type in events:
+        return _level(events[event_type], default)
+    return default
+
+
+def redact_level(levels: Mapping[str, Any] | None) -> int:
+    """The power level needed to redact other members' events."""
+    return _level(levels.get("redact"), 50) if levels is not None else 50
+
+
+def mute_level(levels: Mapping[str, Any] | None) -> int:
+    """A power level that cannot speak in the room: one below the lowest level that can."""
+    return min(event_level(levels, kind, state=False) for kind in SPEAKING_TYPES) - 1
+
+
+def with_user_level(
+    levels: Mapping[str, Any] | None, user_id: str, level: int | None
+) -> dict[str, Any]:
+    """``m.room.power_levels`` content with ``user_id`` at ``level`` (None: the room's
+    default, their entry removed); everything else as it was."""
+    content = dict(levels or {})
+    users = content.get("users")
+    users = dict(users) if isinstance(users, Mapping) else {}
+    if level is None:
+        users.pop(user_id, None)
+    else:
+        users[user_id] = level
+    content["users"] = users
+    return content
+
+
+def explicit_level(levels: Mapping[str, Any] | None, user_id: str) -> int | None:
+    """The level ``levels`` give ``user_id`` by name (None: they have the room's default)."""
+    users = levels.get("users") if levels is not None else None
+    if not isinstance(users, Mapping) or user_id not in users:
+        return None
+    return _level(users[user_id], 0)
+
+
 def message_content(reply: Reply, thread_root: str | None = None) -> dict[str, Any]:
     """An ``m.room.message`` content: plain ``body`` and HTML ``formatted_body``."""
     text = reply.text if len(reply.text) <= TEXT_MAX else reply.text[:TEXT_MAX] + "…"
