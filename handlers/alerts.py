@@ -280,7 +280,7 @@ async def subscribe_from_text(ctx: Context) -> list[Reply]:
     full = await _full(ctx)
     if full is not None:
         return full
-    analysis = ctx.analyzer.analyze(ctx.msg.text[: ctx.limits.text_max])
+    analysis = await ctx.analyze(ctx.msg.text[: ctx.limits.text_max])
     found = [name for name, score in analysis.topics if name in TOPICS and score > 0]
     data = {**_defaults(ctx), "picked": found}
     return await ctx.enter(FLOW, "topics", data)
@@ -319,14 +319,14 @@ async def ask_topics(ctx: Context) -> list[Reply]:
     return [ctx.reply("alerts.ask_topics", buttons)]
 
 
-def _typed_topics(ctx: Context, text: str) -> list[str]:
+async def _typed_topics(ctx: Context, text: str) -> list[str]:
     """Topics named in typed text: by their label in the person's language, or as the analyzer
     hears them."""
     wanted = {one_line(part).casefold() for part in _SEPARATORS.split(text) if part.strip()}
     found = [name for name in TOPICS if ctx.t(f"topics.{name}").casefold() in wanted]
     if found:
         return found
-    analysis = ctx.analyzer.analyze(text[: ctx.limits.text_max])
+    analysis = await ctx.analyze(text[: ctx.limits.text_max])
     return [name for name, score in analysis.topics if name in TOPICS and score > 0]
 
 
@@ -337,7 +337,7 @@ async def answer_topics(ctx: Context) -> list[Reply]:
         return await use_buttons(ctx)
     if value is None:
         # Typed text that is no option: read it for topic names.
-        found = _typed_topics(ctx, ctx.msg.text)
+        found = await _typed_topics(ctx, ctx.msg.text)
         if not found:
             shown = one_line(ctx.msg.text)[:60]
             return [ctx.reply("alerts.unknown_topic", text=shown), *await ctx.reprompt()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -17,6 +18,10 @@ from storage.models import ConversationState, Person
 FLOW_PREFIX = "f:"
 COMMAND_PREFIX = "c:"
 MAX_PAYLOAD = 64  # Telegram's callback_data limit, in bytes
+
+
+# Texts up to this many characters are analysed on the event loop (see Context.analyze).
+ANALYZE_INLINE_MAX = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +73,13 @@ class Context:
 
     def t(self, key: str, /, **values: object) -> str:
         return t(self.lang, key, **values)
+
+    async def analyze(self, text: str) -> Analysis:
+        """The analyzer's reading of ``text``. A short text takes well under a millisecond and is
+        read at once; a long one (several milliseconds) in a worker thread, off the event loop."""
+        if len(text) <= ANALYZE_INLINE_MAX:
+            return self.analyzer.analyze(text)
+        return await asyncio.to_thread(self.analyzer.analyze, text)
 
     def reply(
         self, key: str, /, buttons: Sequence[Sequence[Button]] = (), **values: object

@@ -181,7 +181,7 @@ class Form:
             assert parsed is not None
             value = parsed.isoformat()
         if item.kind == "paragraph":
-            analysis = ctx.analyzer.analyze(text)
+            analysis = await ctx.analyze(text)
             if _foreign(analysis.lang, text):
                 return [ctx.reply("profiles.form_unknown_language"), *await ctx.reprompt()]
             ctx.update(

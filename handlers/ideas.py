@@ -52,7 +52,7 @@ async def idea_from_text(ctx: Context) -> list[Reply]:
         return [ctx.reply("errors.needs_consent")]
     text = paragraphs(ctx.msg.text)
     if ctx.limits.description_min <= len(text) <= ctx.limits.description_max:
-        data = {"description": text, "analysis": _analysis_data(ctx.analyzer.analyze(text))}
+        data = {"description": text, "analysis": _analysis_data(await ctx.analyze(text))}
         return [ctx.reply("idea.from_text"), *await ctx.enter("idea", "title", data)]
     return await new_idea(ctx)
 
@@ -93,7 +93,7 @@ async def answer_description(ctx: Context) -> list[Reply]:
     if len(text) > limits.description_max:
         reply = ctx.reply("idea.description_too_long", max=limits.description_max, length=len(text))
         return [reply, *await ctx.reprompt()]
-    ctx.update(description=text, analysis=_analysis_data(ctx.analyzer.analyze(text)))
+    ctx.update(description=text, analysis=_analysis_data(await ctx.analyze(text)))
     return await next_question(ctx)
 
 

@@ -183,7 +183,7 @@ class Router:
 
     async def _route_free_text(self, ctx: Context) -> list[Reply]:
         text = ctx.msg.text[: ctx.limits.text_max]
-        analysis = ctx.analyzer.analyze(text)
+        analysis = await ctx.analyze(text)
         if not analysis.confident:
             options = [name for name, _ in analysis.candidates if name in self.intents]
             if options:
