@@ -768,7 +768,13 @@ async def _matrix_outcome(
         previous = receipt.get("previous")
         level = int(previous) if isinstance(previous, int) else None
         until = datetime.fromtimestamp(action.until or 0, ZoneInfo("UTC"))
-        level, until = await _replace_waiting_unmute(session, report, level, until)
+        level, until, replaced = await _replace_waiting_unmute(session, report, level, until)
+        if receipt.get("already") and not replaced:
+            # Already unable to write, and not by innobot's doing: that mute is not innobot's
+            # to end.
+            await _tell_room(session, "engagement.matrix_already_muted", ref=ref)
+            log.info("report %s: the member was muted in the room already", ref)
+            return
         back = GroupAction(
             "unrestrict", ref=ref, user_id=action.user_id, until=_stamp(until), level=level
         )
@@ -791,9 +797,9 @@ async def _matrix_outcome(
 
 async def _replace_waiting_unmute(
     session: AsyncSession, report: GroupReport, level: int | None, until: datetime
-) -> tuple[int | None, datetime]:
-    """Drop the unmute still waiting for this member in this room, if any; the level it would
-    have given back and the later of the two ends are the ones to keep."""
+) -> tuple[int | None, datetime, bool]:
+    """Drop the unmute still waiting for this member in this room, if any (True); the level it
+    would have given back and the later of the two ends are the ones to keep."""
     query = select(OutboxMessage).where(
         OutboxMessage.platform == Platform.MATRIX.value,
         OutboxMessage.chat_id == report.chat_id,
@@ -814,7 +820,7 @@ async def _replace_waiting_unmute(
             .where(OutboxMessage.id.in_([row.id for row in waiting]))
             .values(status=OutboxStatus.DROPPED.value, last_error="replaced by a later mute")
         )
-    return level, until
+    return level, until, bool(waiting)
 
 
 async def _matrix_why(

@@ -811,7 +811,8 @@ class MatrixAdapter:
 
         ``delete_message`` redacts the event (with ``reason``); ``restrict`` lowers the member's
         power level below what speaking needs (the receipt says what it was, ``previous``, None
-        for the room's default); ``unrestrict`` gives it back. The receipt says ``ok`` and
+        for the room's default, and whether the member could not speak ``already``);
+        ``unrestrict`` gives it back. The receipt says ``ok`` and
         otherwise ``reason``: ``no_right`` (innobot's level, ``have``, is below the ``needed``
         one to ``right``: ``redact`` or ``power_levels``), ``not_member``, ``gone`` (the event
         no longer exists) or ``is_admin`` (the member's ``level`` is not below innobot's).
@@ -917,7 +918,12 @@ class MatrixAdapter:
                 refusal = await self._put_levels(room, content, needed, own)
                 if refusal is not None:
                     return refusal
-            return {"ok": True, "previous": previous, "level": min(current, silent)}
+            return {
+                "ok": True,
+                "previous": previous,
+                "level": min(current, silent),
+                "already": current <= silent,
+            }
         # unrestrict: only a member still unable to speak gets their level back (a room admin
         # may have changed it meanwhile: theirs is the last word).
         if current > silent:

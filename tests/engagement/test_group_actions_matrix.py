@@ -158,7 +158,7 @@ async def test_a_second_mute_of_the_same_member_keeps_their_first_level_and_the_
     second_end = int((datetime.now(UTC) + timedelta(hours=1)).timestamp())
     second = GroupAction("restrict", ref="R-2", user_id=SPAMMER, until=second_end)
     # Already muted: the level the homeserver saw is the mute's, not the one to give back.
-    await _outcome(sessions, second, {"ok": True, "previous": -1, "level": -1})
+    await _outcome(sessions, second, {"ok": True, "previous": -1, "level": -1, "already": True})
     [row] = await _unmutes(sessions)
     assert decode_reply(row.payload).action == GroupAction(
         "unrestrict", ref="R-2", user_id=SPAMMER, until=first_end, level=None
@@ -166,6 +166,21 @@ async def test_a_second_mute_of_the_same_member_keeps_their_first_level_and_the_
     dropped = await queued(sessions, status=OutboxStatus.DROPPED.value)
     assert len(dropped) == 1
     assert await _status(sessions, 2) == "muted"
+
+
+@pytest.mark.parametrize("lang", ["en", "it", "sv"])
+async def test_a_member_muted_by_a_room_admin_stays_as_the_admin_left_them(
+    sessions: async_sessionmaker[AsyncSession], lang: str
+) -> None:
+    await _reported(sessions, lang)
+    until = int((datetime.now(UTC) + timedelta(hours=1)).timestamp())
+    mute = GroupAction("restrict", ref="R-1", user_id=SPAMMER, until=until)
+    receipt = {"ok": True, "previous": -20, "level": -20, "already": True}
+    assert await _outcome(sessions, mute, receipt) == to_plain(
+        t(lang, "engagement.matrix_already_muted", ref="R-1")
+    )
+    assert await _status(sessions) == "muted"
+    assert await _unmutes(sessions) == []  # innobot will not end a mute it did not make
 
 
 @pytest.mark.parametrize("lang", ["en", "it", "sv"])
