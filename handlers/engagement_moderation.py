@@ -681,6 +681,12 @@ async def on_group_action(
         return
     if _platform_of(report.chat_id) is Platform.MATRIX:
         await _matrix_outcome(session, report, action, receipt, error)
+        row_id = getattr(row, "id", None)
+        if action.kind == "unrestrict" and isinstance(row_id, int):
+            # The mute's end is settled: its row need not keep the member's id.
+            await session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == row_id).values(payload={})
+            )
         return
     ref = f"R-{report.id}"
     if receipt is not None and receipt.get("ok"):
@@ -785,7 +791,9 @@ async def _matrix_outcome(
             [Reply("", action=back)],
             priority=PRIORITY_NOTIFICATION,
         )
-        row.next_attempt_at = until
+        # Due when the mute ends, and counted as waiting from then (the outbox's age metric,
+        # retention): until then it is not late, only early.
+        row.next_attempt_at = row.created_at = until
         await _tell_room(
             session,
             "engagement.matrix_muted_done",

@@ -119,6 +119,7 @@ async def test_a_mute_done_queues_the_level_back_for_when_it_ends(
     assert await _status(sessions) == "muted"
     [row] = await _unmutes(sessions)
     assert row.next_attempt_at.replace(tzinfo=UTC) == until
+    assert row.created_at.replace(tzinfo=UTC) == until  # waiting from then, not late before
     assert decode_reply(row.payload).action == GroupAction(
         "unrestrict", ref="R-1", user_id=SPAMMER, until=mute.until, level=10
     )
