@@ -694,10 +694,9 @@ class MatrixAdapter:
         async with self._sessions() as session:
             if await store.is_handled(session, Platform.MATRIX.value, event_id):
                 return
-        await self._on_message(msg)
-        with contextlib.suppress(OperationalError, IntegrityError):
-            async with self._sessions() as session, session.begin():
-                store.mark_handled(session, Platform.MATRIX.value, event_id)
+        # The dispatcher records the event in the transaction of its effects: a sync replayed
+        # after a crash finds it there, whether the crash came before or after the commit.
+        await self._on_message(dataclasses.replace(msg, event_id=event_id))
 
     async def _quoted(self, room_id: str, event_id: str) -> Quoted | None:
         """The message replied to, as handlers see it (None if it cannot be read)."""
