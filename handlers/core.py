@@ -127,11 +127,13 @@ class GroupAction:
     """Something innobot does in a group chat instead of saying something.
 
     ``kind``: ``delete_message`` (``message_id``), ``restrict`` (``user_id`` may not send
-    messages until ``until``, Unix seconds), ``unrestrict`` (a Matrix room: ``user_id`` gets back
-    the power ``level`` they had before ``restrict``; None: the room's default), ``check_rights``
-    (innobot's own status and admin rights there) or ``stop_poll`` (``message_id``). ``ref``
-    names what it is done for (a report ``R-12``, a community ``K-3``), so that the outcome can
-    be reported back. A reply's text, if any, is the reason shown where the platform shows one.
+    messages until ``until``, Unix seconds), ``unrestrict`` (``user_id`` may write again: on
+    Telegram with every permission; in a Matrix room with the power ``level`` they had before
+    ``restrict``, None: the room's default; with ``until`` it is a Matrix mute's end at its
+    time, without it a moderator's early end), ``check_rights`` (innobot's own status and admin
+    rights, or power levels, there) or ``stop_poll`` (``message_id``). ``ref`` names what it is
+    done for (a report ``R-12``, a community ``K-3``), so that the outcome can be reported
+    back. A reply's text, if any, is the reason shown where the platform shows one.
     """
 
     kind: str

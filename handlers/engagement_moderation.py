@@ -9,11 +9,12 @@ the time zone given with ``tz=`` (Europe/Rome by default), for example::
 
 ``!community remove R-ID`` and ``!community mute R-ID [12h]`` act in the Telegram group or the
 Matrix room through the outbox (Telegram: deleteMessage, restrictChatMember; Matrix: a redaction,
-the member's power level lowered and, when the mute ends, given back): the report becomes
-"removed" or "muted" only when the platform accepted it, and :func:`on_group_action` tells the
-room the outcome, naming the admin right or power level innobot lacks when that is why it
-failed. Linking a group checks innobot's rights there, and changes of innobot's own place in a
-linked group (:func:`bot_status_changed`) are reported.
+the member's power level lowered and, when the mute ends, given back); ``!community unmute R-ID``
+ends a mute before its time: the report becomes "removed", "muted" or "unmuted" only when the
+platform accepted it, and :func:`on_group_action` tells the room the outcome, naming the admin
+right or power level innobot lacks when that is why it failed. Linking a group or a room checks
+innobot's rights there, and changes of innobot's own place in a linked group
+(:func:`bot_status_changed`) are reported.
 """
 
 from __future__ import annotations
@@ -229,6 +230,12 @@ async def _community_link(desk: Desk, rest: str) -> None:
         if not chat.startswith("!") or len(chat) < 2:  # room version 12 ids have no server
             raise BadOption("engagement.bad_chat", chat=chat[:40])
         community.matrix_room_id = chat
+        desk.say("engagement.community_linked", name=community.name, chat=chat)
+        # As for a group: the link stands, and innobot's power levels there are checked (it
+        # joins first if it may) and the room told (on_group_action).
+        check = GroupAction("check_rights", ref=f"K-{community.id}")
+        desk.out.append(Outgoing(Recipient(Platform.MATRIX, chat), Reply("", action=check)))
+        return
     else:
         desk.say("moderation.usage", usage="!community link ID telegram|matrix CHAT [LINK]")
         return
@@ -341,18 +348,50 @@ def _platform_of(chat_id: str) -> Platform | None:
 async def _action_pending(
     session: AsyncSession, platform: Platform, chat_id: str, ref: str
 ) -> bool:
-    """Whether an action for ``ref`` still waits in the outbox (asked, not yet answered)."""
-    query = (
-        select(OutboxMessage.id)
-        .where(
-            OutboxMessage.platform == platform.value,
-            OutboxMessage.chat_id == chat_id,
-            OutboxMessage.status == OutboxStatus.PENDING.value,
-            OutboxMessage.payload["action"]["ref"].as_string() == ref,
-        )
-        .limit(1)
+    """Whether an action for ``ref`` still waits in the outbox (asked, not yet answered).
+
+    The end of a Matrix mute, due at its time, is no such action: nobody waits for it now.
+    """
+    query = select(OutboxMessage.payload).where(
+        OutboxMessage.platform == platform.value,
+        OutboxMessage.chat_id == chat_id,
+        OutboxMessage.status == OutboxStatus.PENDING.value,
+        OutboxMessage.payload["action"]["ref"].as_string() == ref,
     )
-    return (await session.scalar(query)) is not None
+    payloads = await session.scalars(query)
+    return any(not _is_mute_end(payload.get("action")) for payload in payloads)
+
+
+def _is_mute_end(action: object) -> bool:
+    """A queued action that ends a Matrix mute at its time (an early end carries no time)."""
+    return (
+        isinstance(action, dict)
+        and action.get("kind") == "unrestrict"
+        and action.get("until") is not None
+    )
+
+
+async def _waiting_mute_ends(
+    session: AsyncSession, chat_id: str, user_id: str | None
+) -> list[OutboxMessage]:
+    """The rows still waiting to end ``user_id``'s mute in the Matrix room ``chat_id``."""
+    query = select(OutboxMessage).where(
+        OutboxMessage.platform == Platform.MATRIX.value,
+        OutboxMessage.chat_id == chat_id,
+        OutboxMessage.status == OutboxStatus.PENDING.value,
+        OutboxMessage.payload["action"]["kind"].as_string() == "unrestrict",
+        OutboxMessage.payload["action"]["user_id"].as_string() == (user_id or ""),
+    )
+    return [row for row in await session.scalars(query) if _is_mute_end(row.payload["action"])]
+
+
+async def _drop_rows(session: AsyncSession, rows: list[OutboxMessage], why: str) -> None:
+    if rows:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_([row.id for row in rows]))
+            .values(status=OutboxStatus.DROPPED.value, last_error=why, payload={})
+        )
 
 
 def _stamp(moment: datetime) -> int:
@@ -371,6 +410,52 @@ async def _community_dismiss(desk: Desk, rest: str) -> None:
     await _report_action(desk, rest, "dismissed")
 
 
+async def _community_unmute(desk: Desk, rest: str) -> None:
+    """``!community unmute R-ID``: end a mute innobot made before its time."""
+    report_id = _id(rest.strip().partition(" ")[0], "R")
+    report = await desk.session.get(GroupReport, report_id) if report_id else None
+    if report is None:
+        desk.say("engagement.unknown", ref=rest[:20])
+        return
+    ref = f"R-{report.id}"
+    if report.status != "muted":
+        desk.say("engagement.unmute_not_muted", ref=ref, status=report.status)
+        return
+    platform = _platform_of(report.chat_id)
+    if platform is None:
+        # innobot could not mute there either: the decision is recorded, the chat's admins act.
+        report.status = "unmuted"
+        report.handled_by = desk.event.sender
+        desk.say("engagement.report_unmuted", ref=ref)
+        return
+    if platform is Platform.TELEGRAM and not desk.config.telegram:
+        desk.say("engagement.telegram_off_unmute", ref=ref)
+        return
+    matrix = platform is Platform.MATRIX
+    if await _action_pending(desk.session, platform, report.chat_id, ref):
+        desk.say("engagement.matrix_pending" if matrix else "engagement.report_pending", ref=ref)
+        return
+    if matrix:
+        ends = await _waiting_mute_ends(desk.session, report.chat_id, report.reported_user)
+        if not ends:
+            # Ended already, or a room admin's mute that innobot left as it was.
+            desk.say("engagement.matrix_unmute_nothing", ref=ref)
+            return
+        level = ends[0].payload["action"].get("level")
+        act = GroupAction(
+            "unrestrict",
+            ref=ref,
+            user_id=report.reported_user,
+            level=level if isinstance(level, int) else None,
+        )
+        desk.say("engagement.matrix_unmuting", ref=ref)
+    else:
+        act = GroupAction("unrestrict", ref=ref, user_id=report.reported_user)
+        desk.say("engagement.report_unmuting", ref=ref)
+    report.handled_by = desk.event.sender
+    desk.out.append(Outgoing(Recipient(platform, report.chat_id), Reply("", action=act)))
+
+
 COMMUNITY: dict[str, SubHandler] = {
     "create": _community_create,
     "link": _community_link,
@@ -379,11 +464,14 @@ COMMUNITY: dict[str, SubHandler] = {
     "remove": _community_remove,
     "mute": _community_mute,
     "dismiss": _community_dismiss,
+    "unmute": _community_unmute,
 }
 
 
 async def community(desk: Desk, rest: str) -> None:
-    await _dispatch(desk, rest, COMMUNITY, "!community create|link|list|close|remove|mute|dismiss")
+    await _dispatch(
+        desk, rest, COMMUNITY, "!community create|link|list|close|remove|mute|unmute|dismiss"
+    )
 
 
 # --- !consultation ---------------------------------------------------------------------------
@@ -638,7 +726,11 @@ COMMANDS: dict[str, SubHandler] = {
 # --- what Telegram did with innobot's group actions ----------------------------------------------
 
 # The admin right each action needs, as Telegram's apps name it (catalog keys).
-_RIGHTS = {"delete_message": "engagement.right_delete", "restrict": "engagement.right_restrict"}
+_RIGHTS = {
+    "delete_message": "engagement.right_delete",
+    "restrict": "engagement.right_restrict",
+    "unrestrict": "engagement.right_restrict",
+}
 
 
 async def _tell_room(session: AsyncSession, key: str, **values: object) -> None:
@@ -671,9 +763,12 @@ async def on_group_action(
     room hears the outcome in its language, including which admin right innobot lacks.
     """
     if action.kind == "check_rights":
-        await _rights_checked(session, action, receipt, error)
+        if getattr(row, "platform", None) == Platform.MATRIX.value:
+            await _powers_checked(session, action, receipt, error)
+        else:
+            await _rights_checked(session, action, receipt, error)
         return
-    if action.kind not in (*_RIGHTS, "unrestrict"):
+    if action.kind not in _RIGHTS:
         return  # stopping a poll: nobody is waiting to hear
     report_id = _id(action.ref, "R")
     report = await session.get(GroupReport, report_id) if report_id else None
@@ -689,6 +784,11 @@ async def on_group_action(
             )
         return
     ref = f"R-{report.id}"
+    if receipt is not None and receipt.get("ok") and action.kind == "unrestrict":
+        await _mark_unmuted(session, report)
+        await _tell_room(session, "engagement.report_unmuted_done", ref=ref)
+        log.info("report %s: the mute was ended early in the group", ref)
+        return
     if receipt is not None and receipt.get("ok"):
         report.status = "removed" if action.kind == "delete_message" else "muted"
         if action.kind == "delete_message":
@@ -718,7 +818,24 @@ async def on_group_action(
         await _tell_room(session, "engagement.action_is_admin", ref=ref)
     else:
         detail = str((receipt or {}).get("detail") or error or "")[:200]
-        await _tell_room(session, "engagement.action_failed", ref=ref, detail=detail or "–")
+        unmute = action.kind == "unrestrict"
+        key = "engagement.unmute_failed" if unmute else "engagement.action_failed"
+        await _tell_room(session, key, ref=ref, detail=detail or "–")
+
+
+async def _mark_unmuted(session: AsyncSession, report: GroupReport) -> None:
+    """The member can write again: their muted reports in that chat (one mute may stand for
+    several) become "unmuted" (acted on, in the statistics)."""
+    await session.execute(
+        update(GroupReport)
+        .where(
+            GroupReport.chat_id == report.chat_id,
+            GroupReport.reported_user == report.reported_user,
+            GroupReport.status == "muted",
+        )
+        .values(status="unmuted")
+    )
+    report.status = "unmuted"
 
 
 def _until_text(action: GroupAction) -> str:
@@ -744,6 +861,18 @@ async def _matrix_outcome(
     """
     ref = f"R-{report.id}"
     ok = receipt is not None and bool(receipt.get("ok"))
+    if action.kind == "unrestrict" and action.until is None:
+        # A moderator's early end: the end still waiting must not act again.
+        if ok:
+            ends = await _waiting_mute_ends(session, report.chat_id, report.reported_user)
+            await _drop_rows(session, ends, "the mute was ended early by the moderators")
+            await _mark_unmuted(session, report)
+            await _tell_room(session, "engagement.report_unmuted_done", ref=ref)
+        else:
+            why = await _matrix_why(session, receipt, error)
+            await _tell_room(session, "engagement.matrix_unmute_refused", ref=ref, why=why)
+        log.info("report %s: early end of the mute %s", ref, "done" if ok else "refused")
+        return
     if action.kind == "unrestrict":
         if ok:
             await _tell_room(session, "engagement.matrix_unmuted", ref=ref)
@@ -808,14 +937,7 @@ async def _replace_waiting_unmute(
 ) -> tuple[int | None, datetime, bool]:
     """Drop the unmute still waiting for this member in this room, if any (True); the level it
     would have given back and the later of the two ends are the ones to keep."""
-    query = select(OutboxMessage).where(
-        OutboxMessage.platform == Platform.MATRIX.value,
-        OutboxMessage.chat_id == report.chat_id,
-        OutboxMessage.status == OutboxStatus.PENDING.value,
-        OutboxMessage.payload["action"]["kind"].as_string() == "unrestrict",
-        OutboxMessage.payload["action"]["user_id"].as_string() == report.reported_user,
-    )
-    waiting = list(await session.scalars(query))
+    waiting = await _waiting_mute_ends(session, report.chat_id, report.reported_user)
     for row in waiting:
         earlier = row.payload["action"]
         level = earlier.get("level")
@@ -871,6 +993,45 @@ async def _rights_checked(
     status = str((receipt or {}).get("status") or "")
     key, values = _status_message(await room_language(session), status)
     await _tell_room(session, key, name=community.name, **values)
+
+
+async def _powers_checked(
+    session: AsyncSession, action: GroupAction, receipt: dict[str, Any] | None, error: str | None
+) -> None:
+    """innobot's power levels in a Matrix room just linked: the room hears whether it can act
+    on reports there, or which level it lacks (its own and the one needed)."""
+    community_id = _id(action.ref, "K")
+    community = await session.get(Community, community_id) if community_id else None
+    if community is None:
+        return
+    found = receipt or {}
+    if not found.get("ok"):
+        if found.get("reason") == "not_member":
+            await _tell_room(session, "engagement.matrix_rights_not_member", name=community.name)
+        else:
+            detail = str(found.get("detail") or error or "–")[:200]
+            await _tell_room(
+                session, "engagement.matrix_rights_unknown", name=community.name, detail=detail
+            )
+        return
+    lang = await room_language(session)
+    have = found.get("have")
+    missing = [
+        f"{t(lang, key)} ({found[right]})"
+        for right, key in _POWERS.items()
+        if isinstance(found.get(right), int) and isinstance(have, int) and have < found[right]
+    ]
+    if missing:
+        await _tell_room(
+            session,
+            "engagement.matrix_rights_low",
+            name=community.name,
+            have=have,
+            missing=", ".join(missing),
+        )
+    else:
+        await _tell_room(session, "engagement.matrix_rights_ok", name=community.name, have=have)
+    log.info("community %s: innobot's power levels in its room checked", community.id)
 
 
 def _status_message(lang: str, status: str) -> tuple[str, dict[str, object]]:

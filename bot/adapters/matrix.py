@@ -811,12 +811,16 @@ class MatrixAdapter:
         ``delete_message`` redacts the event (with ``reason``); ``restrict`` lowers the member's
         power level below what speaking needs (the receipt says what it was, ``previous``, None
         for the room's default, and whether the member could not speak ``already``);
-        ``unrestrict`` gives it back. The receipt says ``ok`` and
+        ``unrestrict`` gives it back; ``check_rights`` (a room just linked: innobot joins it
+        first if it may) says innobot's level, ``have``, and the ``redact`` and
+        ``power_levels`` levels acting needs. The receipt says ``ok`` and
         otherwise ``reason``: ``no_right`` (innobot's level, ``have``, is below the ``needed``
         one to ``right``: ``redact`` or ``power_levels``), ``not_member``, ``gone`` (the event
         no longer exists) or ``is_admin`` (the member's ``level`` is not below innobot's).
         Network trouble and rate limiting raise, so that the outbox tries again.
         """
+        if action.kind == "check_rights" and room not in self._joined:
+            await self._join_for_check(room)
         if room not in self._joined:
             return {"ok": False, "reason": "not_member", "detail": "innobot is not in the room"}
         levels = await self._levels(room)
@@ -824,6 +828,13 @@ class MatrixAdapter:
             return {"ok": False, "reason": "not_member", "detail": "cannot read the room's state"}
         creation = await self._creation(room)
         own = power_level(levels, self.user_id, creation)
+        if action.kind == "check_rights":
+            return {
+                "ok": True,
+                "have": own,
+                "redact": redact_level(levels),
+                "power_levels": event_level(levels, "m.room.power_levels", state=True),
+            }
         if action.kind == "delete_message":
             receipt = await self._redact(room, action, reason, levels, own)
         elif action.kind in ("restrict", "unrestrict") and action.user_id:
@@ -833,6 +844,14 @@ class MatrixAdapter:
         outcome = "done" if receipt.get("ok") else f"refused ({receipt.get('reason')})"
         log.info("matrix: %s in %s for %s: %s", action.kind, room, action.ref, outcome)
         return receipt
+
+    async def _join_for_check(self, room: str) -> None:
+        """Join a room just linked, if it lets innobot in (invited, or public)."""
+        client = self._require_client()
+        answer = await self._call(client.join(room))
+        if isinstance(answer, JoinResponse):
+            log.info("matrix: joined community room %s", room)
+            self._joined.add(room)
 
     async def _levels(self, room: str) -> dict[str, Any] | None:
         """The room's ``m.room.power_levels`` content now ({} if it has none; None: unreadable)."""

@@ -812,6 +812,12 @@ class TelegramAdapter:
                     ChatPermissions.no_permissions(),
                     until_date=action.until,
                 )
+            elif action.kind == "unrestrict":
+                # Every permission: how the Bot API lifts a member's restrictions (the group's
+                # own defaults still apply to them, as to any member).
+                await bot.restrict_chat_member(
+                    chat, _number(action.user_id), ChatPermissions.all_permissions()
+                )
             elif action.kind == "stop_poll":
                 await bot.stop_poll(chat, _number(action.message_id))
             else:
@@ -848,7 +854,9 @@ class TelegramAdapter:
             return {"ok": False, "reason": "is_admin", "detail": detail}
         if "not found" in lowered or "already been closed" in lowered:
             return {"ok": False, "reason": "gone", "detail": detail}
-        needed = {"delete_message": "delete", "restrict": "restrict"}.get(action.kind)
+        needed = {"delete_message": "delete", "restrict": "restrict", "unrestrict": "restrict"}.get(
+            action.kind
+        )
         if needed is None:
             return {"ok": False, "reason": "refused", "detail": detail}
         # Telegram's answer does not always say which right is missing: ask for innobot's own.

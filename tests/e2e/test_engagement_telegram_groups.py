@@ -103,6 +103,16 @@ async def test_a_linked_group_with_an_admin_innobot(
     # A report acted on is not acted on twice.
     await room.command("!community remove R-2")
     assert await room.read(1) == [shown(lang, "engagement.report_done", ref="R-2", status="muted")]
+    # Unmuting before the time gives every permission back.
+    await room.command("!community unmute R-2")
+    assert set(await room.read(2)) == {
+        shown(lang, "engagement.report_unmuting", ref="R-2"),
+        shown(lang, "engagement.report_unmuted_done", ref="R-2"),
+    }
+    (chat, user, rights, _) = fake.restrictions[-1]
+    assert (chat, user) == (GROUP, SPAMMER)
+    assert all(rights.values())
+    assert await _status(app, 2) == "unmuted"
 
     # innobot demoted, then removed from the group: the room hears it.
     fake.set_member(GROUP, fake.bot_user["id"], "member", by=ADMIN)

@@ -131,3 +131,37 @@ async def test_a_rights_check_that_could_not_be_made_is_said_so(
     assert said.text == t(
         "it", "engagement.rights_unknown", name="Energia", detail="gave up: telegram unavailable"
     )
+
+
+@pytest.mark.parametrize("lang", ["en", "it", "sv"])
+async def test_unmute_lifts_the_mute_when_telegram_did_it(
+    sessions: async_sessionmaker[AsyncSession], lang: str
+) -> None:
+    await _reported(sessions, lang)
+    mute = GroupAction("restrict", ref="R-1", user_id="9", until=2_000_000_000)
+    await _outcome(sessions, mute, {"ok": True})
+    assert await _status(sessions) == "muted"
+    async with sessions() as session, session.begin():
+        await session.execute(delete(OutboxMessage))
+    assert await desk(sessions, "!community unmute R-1") == to_plain(
+        t("en", "engagement.report_unmuting", ref="R-1")
+    )
+    assert await desk(sessions, "!community unmute R-1") == to_plain(
+        t("en", "engagement.report_pending", ref="R-1")
+    )
+    [(_, reply)] = await queued(sessions, chat_id=GROUP)
+    assert reply.action == GroupAction("unrestrict", ref="R-1", user_id="9")
+    unmute = reply.action
+
+    refusal = {"ok": False, "reason": "no_right", "status": "admin delete"}
+    right = t(lang, "engagement.right_restrict")
+    assert await _outcome(sessions, unmute, refusal) == to_plain(
+        t(lang, "engagement.action_no_right", ref="R-1", right=right)
+    )
+    assert await _status(sessions) == "muted"
+    async with sessions() as session, session.begin():
+        await session.execute(delete(OutboxMessage))
+    assert await _outcome(sessions, unmute, {"ok": True}) == to_plain(
+        t(lang, "engagement.report_unmuted_done", ref="R-1")
+    )
+    assert await _status(sessions) == "unmuted"

@@ -24,6 +24,7 @@ from handlers.moderation import (
     handle_room_event,
 )
 from storage import moderation as moderation_store
+from storage import stats
 from storage.models import GroupReport, OutboxMessage, OutboxStatus
 from tests.engagement.helpers import DESK, GROUP, ROOM, desk, queued
 
@@ -37,6 +38,8 @@ async def _reported(sessions: async_sessionmaker[AsyncSession], lang: str = "en"
     await desk(sessions, "!community create Energia | topics=energy | lang=it")
     await desk(sessions, f"!community link 1 matrix {COMMUNITY_ROOM}")
     async with sessions() as session, session.begin():
+        # The link's power-level check (test_linking_a_room_checks_innobots_power_levels).
+        await session.execute(delete(OutboxMessage).where(OutboxMessage.chat_id == COMMUNITY_ROOM))
         session.add(
             GroupReport(
                 community_id=1, chat_id=COMMUNITY_ROOM, message_id="$rude", reported_user=SPAMMER
@@ -249,3 +252,146 @@ async def test_without_telegram_nothing_waits_for_telegram_for_ever(
     assert said == to_plain(t("en", "engagement.telegram_off_action", ref="R-1"))
     assert await queued(sessions, platform="telegram") == []
     assert await _status(sessions) == "open"
+
+
+async def _muted(sessions: async_sessionmaker[AsyncSession]) -> OutboxMessage:
+    """R-1's member muted by innobot (their level was 10); the row that ends the mute."""
+    until = int((datetime.now(UTC) + timedelta(days=1)).timestamp())
+    mute = GroupAction("restrict", ref="R-1", user_id=SPAMMER, until=until)
+    await _outcome(sessions, mute, {"ok": True, "previous": 10, "level": -1})
+    [end] = await _unmutes(sessions)
+    return end
+
+
+@pytest.mark.parametrize("lang", ["en", "it", "sv"])
+async def test_unmute_gives_the_level_back_now_and_drops_the_end_that_waited(
+    sessions: async_sessionmaker[AsyncSession], lang: str
+) -> None:
+    await _reported(sessions, lang)
+    end = await _muted(sessions)
+    assert await desk(sessions, "!community unmute R-1") == to_plain(
+        t("en", "engagement.matrix_unmuting", ref="R-1")
+    )
+    assert await desk(sessions, "!community unmute R-1") == to_plain(
+        t("en", "engagement.matrix_pending", ref="R-1")
+    )
+    rows = await queued(sessions, chat_id=COMMUNITY_ROOM, status=OutboxStatus.PENDING.value)
+    early = [reply.action for row, reply in rows if row.id != end.id]
+    early_ids = [row.id for row, _ in rows if row.id != end.id]
+    assert early == [GroupAction("unrestrict", ref="R-1", user_id=SPAMMER, level=10)]
+    assert early[0] is not None
+    assert await _status(sessions) == "muted"  # until the homeserver did it
+
+    assert await _outcome(sessions, early[0], {"ok": True}) == to_plain(
+        t(lang, "engagement.report_unmuted_done", ref="R-1")
+    )
+    assert await _status(sessions) == "unmuted"
+    # Only the early end is left (the outbox settles it): the end at its time will not act.
+    assert [row.id for row in await _unmutes(sessions)] == early_ids
+    async with sessions() as session:
+        dropped = await session.get(OutboxMessage, end.id)
+        assert dropped is not None
+        assert dropped.status == OutboxStatus.DROPPED.value
+        assert dropped.payload == {}  # no member id kept
+    assert await desk(sessions, "!community unmute R-1") == to_plain(
+        t("en", "engagement.unmute_not_muted", ref="R-1", status="unmuted")
+    )
+    async with sessions() as session:
+        [energia] = (await stats.engagement(session)).communities
+    assert (energia.reports_open, energia.reports_acted_on) == (0, 1)  # acted on, still
+
+
+@pytest.mark.parametrize("lang", ["en", "it", "sv"])
+async def test_an_unmute_refused_leaves_the_mute_to_end_at_its_time(
+    sessions: async_sessionmaker[AsyncSession], lang: str
+) -> None:
+    await _reported(sessions, lang)
+    end = await _muted(sessions)
+    early = GroupAction("unrestrict", ref="R-1", user_id=SPAMMER, level=10)
+    refused = {
+        "ok": False,
+        "reason": "no_right",
+        "right": "power_levels",
+        "needed": 100,
+        "have": 50,
+    }
+    why = t(
+        lang,
+        "engagement.matrix_no_power",
+        what=t(lang, "engagement.power_levels"),
+        needed=100,
+        have=50,
+    )
+    assert await _outcome(sessions, early, refused) == to_plain(
+        t(lang, "engagement.matrix_unmute_refused", ref="R-1", why=why)
+    )
+    assert await _status(sessions) == "muted"
+    assert [row.id for row in await _unmutes(sessions)] == [end.id]
+
+
+async def test_unmute_needs_a_mute_innobot_made(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await _reported(sessions)
+    assert await desk(sessions, "!community unmute R-1") == to_plain(
+        t("en", "engagement.unmute_not_muted", ref="R-1", status="open")
+    )
+    until = int((datetime.now(UTC) + timedelta(hours=1)).timestamp())
+    mute = GroupAction("restrict", ref="R-1", user_id=SPAMMER, until=until)
+    await _outcome(sessions, mute, {"ok": True, "previous": -20, "level": -20, "already": True})
+    assert await desk(sessions, "!community unmute R-1") == to_plain(
+        t("en", "engagement.matrix_unmute_nothing", ref="R-1")
+    )
+    assert await queued(sessions, chat_id=COMMUNITY_ROOM) == []
+    assert await desk(sessions, "!community unmute R-99") == to_plain(
+        t("en", "engagement.unknown", ref="R-99")
+    )
+
+
+async def _checked(
+    sessions: async_sessionmaker[AsyncSession], receipt: dict[str, object] | None
+) -> str:
+    async with sessions() as session, session.begin():
+        await session.execute(delete(OutboxMessage).where(OutboxMessage.chat_id == MODERATION_ROOM))
+        row = OutboxMessage(platform="matrix", chat_id=COMMUNITY_ROOM, payload={"text": ""})
+        check = GroupAction("check_rights", ref="K-1")
+        await on_group_action(session, row, check, receipt, None if receipt else "gave up: 502")
+    [(_, said)] = await queued(sessions, platform="matrix", chat_id=MODERATION_ROOM)
+    return to_plain(said.text)
+
+
+@pytest.mark.parametrize("lang", ["en", "it", "sv"])
+async def test_linking_a_room_checks_innobots_power_levels(
+    sessions: async_sessionmaker[AsyncSession], lang: str
+) -> None:
+    async with sessions() as session, session.begin():
+        await moderation_store.set_state(session, ROOM_LANGUAGE_KEY, lang)
+    await desk(sessions, "!community create Energia | topics=energy")
+    await desk(sessions, f"!community link 1 matrix {COMMUNITY_ROOM}")
+    [(row, reply)] = await queued(sessions, chat_id=COMMUNITY_ROOM)
+    assert row.platform == Platform.MATRIX.value
+    assert reply.action == GroupAction("check_rights", ref="K-1")
+
+    levels = {"redact": 50, "power_levels": 100}
+    assert await _checked(sessions, {"ok": True, "have": 100, **levels}) == to_plain(
+        t(lang, "engagement.matrix_rights_ok", name="Energia", have=100)
+    )
+    missing = ", ".join(
+        [
+            f"{t(lang, 'engagement.power_redact')} (50)",
+            f"{t(lang, 'engagement.power_levels')} (100)",
+        ]
+    )
+    assert await _checked(sessions, {"ok": True, "have": 0, **levels}) == to_plain(
+        t(lang, "engagement.matrix_rights_low", name="Energia", have=0, missing=missing)
+    )
+    missing = f"{t(lang, 'engagement.power_levels')} (100)"
+    assert await _checked(sessions, {"ok": True, "have": 50, **levels}) == to_plain(
+        t(lang, "engagement.matrix_rights_low", name="Energia", have=50, missing=missing)
+    )
+    assert await _checked(sessions, {"ok": False, "reason": "not_member"}) == to_plain(
+        t(lang, "engagement.matrix_rights_not_member", name="Energia")
+    )
+    assert await _checked(sessions, None) == to_plain(
+        t(lang, "engagement.matrix_rights_unknown", name="Energia", detail="gave up: 502")
+    )

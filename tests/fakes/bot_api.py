@@ -1325,6 +1325,11 @@ class FakeBotAPI:
         if until and not RESTRICT_MIN <= left <= RESTRICT_MAX:
             until = 0  # forever, as Telegram reads it
         rights = {name: bool(permissions.get(name, False)) for name in MEMBER_PERMISSIONS}
+        self.restrictions.append((chat["id"], user_id, rights, until))
+        if all(rights.values()):  # every permission given: an ordinary member again
+            if target["status"] != "left":
+                self._members[chat["id"]][user_id] = {"status": "member", "user": target["user"]}
+            return True
         self._members[chat["id"]][user_id] = {
             "status": "restricted",
             "user": self._users[user_id],
@@ -1332,7 +1337,6 @@ class FakeBotAPI:
             "until_date": until,
             **rights,
         }
-        self.restrictions.append((chat["id"], user_id, rights, until))
         return True
 
     async def _api_getchatmember(self, params: JSON) -> JSON:

@@ -199,6 +199,10 @@ async def test_an_admin_bot_deletes_and_restricts(bot: Bot, fake: FakeBotAPI) ->
     assert fake.restrictions[0][2]["can_send_messages"] is False
     with pytest.raises(BadRequest, match=r"(?i)user is an administrator of the chat"):
         await bot.restrict_chat_member(GROUP, ADMIN, ChatPermissions(can_send_messages=False))
+    # Every permission lifts the restriction: an ordinary member again.
+    assert await bot.restrict_chat_member(GROUP, OTHER, ChatPermissions.all_permissions())
+    member = await bot.get_chat_member(GROUP, OTHER)
+    assert member.status == ChatMemberStatus.MEMBER
 
 
 async def test_old_messages_cannot_be_deleted(bot: Bot, fake: FakeBotAPI) -> None:

@@ -1,8 +1,9 @@
 """Acting on reports from a Matrix community room, against the real homeserver: ``!community
 remove`` redacts the reported message, ``!community mute`` lowers the member's power level so that
-the homeserver refuses what they send, and the end of the mute gives their level back; without
-the power level (or against a room admin) nothing changes and the moderation room is told why, in
-its language.
+the homeserver refuses what they send, and the end of the mute (or ``!community unmute``, before
+its time) gives their level back; without the power level (or against a room admin) nothing
+changes and the moderation room is told why, in its language. Linking the room checks innobot's
+power levels there.
 
 innobot runs complete (``bot.app``) against Synapse and the Bot API double. The end of a mute is
 an outbox row due at that time: the test makes it due now instead of waiting for the clock.
@@ -242,11 +243,45 @@ async def test_remove_redacts_and_mute_silences_until_the_end(
         assert done is not None
         assert (done.status, done.payload) == (OutboxStatus.SENT.value, {})  # no member id kept
 
+    # Unmute: a mute ended before its time; the end that waited for it does not act any more.
+    third = await spammer.say(scene.room, "Last chance: panels at spam.example")
+    await scene.report(reporter, spammer, third, "R-3")
+    await scene.command(
+        "!community mute R-3 7d", says(lang, "engagement.matrix_muted_done", ref="R-3", until=...)
+    )
+    assert await _can_send(spammer, scene.room) == "M_FORBIDDEN"
+    await scene.command(
+        "!community unmute R-3", says(lang, "engagement.report_unmuted_done", ref="R-3")
+    )
+    assert await _can_send(spammer, scene.room) is None
+    assert spammer.user_id not in await scene.users()
+    assert await scene.status(3) == "unmuted"
+    async with scene.app.sessions() as session:
+        ends = list(
+            await session.scalars(
+                select(OutboxMessage).where(
+                    OutboxMessage.chat_id == scene.room,
+                    OutboxMessage.status == OutboxStatus.DROPPED.value,
+                )
+            )
+        )
+        assert [row.payload for row in ends] == [{}]
+
 
 async def test_without_the_power_level_or_against_an_admin_the_room_is_told(
     scene: Scene, make_member: MakeMember
 ) -> None:
     lang = "en"
+    # The link came before innobot was invited; linked again now that it is in, with the room's
+    # default level (0), the moderation room hears both levels it lacks and the ones needed.
+    await scene.heard(says(lang, "engagement.matrix_rights_not_member", name="Energia"))
+    missing = (
+        f"{t(lang, 'engagement.power_redact')} (50), {t(lang, 'engagement.power_levels')} (100)"
+    )
+    await scene.command(
+        f"!community link 1 matrix {scene.room}",
+        says(lang, "engagement.matrix_rights_low", name="Energia", have=0, missing=missing),
+    )
     spammer = await scene.member(make_member)
     reporter = await scene.member(make_member)
     rude = await spammer.say(scene.room, "Buy cheap solar panels at spam.example")
@@ -268,6 +303,10 @@ async def test_without_the_power_level_or_against_an_admin_the_room_is_told(
 
     # With the power level: a room admin cannot be muted, a message already gone not removed.
     await scene.host.set_power(scene.room, scene.bot, 100)
+    await scene.command(
+        f"!community link 1 matrix {scene.room}",
+        says(lang, "engagement.matrix_rights_ok", name="Energia", have=100),
+    )
     await scene.host.set_power(scene.room, spammer.user_id, 100)
     await scene.command(
         "!community mute R-1 1h", refused(lang, "R-1", "engagement.matrix_is_admin")
