@@ -35,7 +35,7 @@ from handlers.help import menu, use_buttons
 from handlers.i18n import t
 from handlers.text import one_line
 from nlp.labels import TOPICS
-from nlp.matching import Document, MatchingEngine, Why, explain
+from nlp.matching import Document, MatchingEngine, Ranked, Why, explain
 from storage import brokerage as store
 from storage.models import (
     Challenge,
@@ -213,17 +213,7 @@ async def _suggest_for_challenge(session: AsyncSession, challenge: Challenge) ->
             if profile.person_id in owners or sent >= SUGGEST_MAX:
                 continue  # one suggestion per person per challenge: their best profile
             owners.add(profile.person_id)
-            match = store.add_match(
-                session,
-                challenge.id,
-                profile.KIND,
-                profile.id,
-                result.score,
-                result.why.as_dict(),
-                notified=True,
-            )
-            await session.flush()
-            if await _suggest(session, match, challenge, profile):
+            if await _match_and_suggest(session, challenge, profile, result):
                 sent += 1
     await _record_ideas(session, challenge, known)
     if sent:
@@ -288,21 +278,30 @@ async def _suggest_for_profile(
     by_id = {str(c.id): c for c in challenges}
     sent = 0
     for result in engine.rank(_profile_doc(profile), CHALLENGES_FOR_PROFILE, min_score=SUGGEST_MIN):
-        challenge = by_id[result.id]
-        match = store.add_match(
-            session,
-            challenge.id,
-            profile.KIND,
-            profile.id,
-            result.score,
-            result.why.as_dict(),
-            notified=True,
-        )
-        await session.flush()
-        if await _suggest(session, match, challenge, profile):
+        if await _match_and_suggest(session, by_id[result.id], profile, result):
             sent += 1
     log.info("profile %s approved: %d suggestions queued", profile.ref, sent)
     return sent
+
+
+async def _match_and_suggest(
+    session: AsyncSession,
+    challenge: Challenge,
+    profile: SolutionProfile | InfrastructureProfile,
+    result: Ranked,
+) -> bool:
+    """Record the engine's suggestion of ``profile`` for ``challenge`` and tell its owner."""
+    match = store.add_match(
+        session,
+        challenge.id,
+        profile.KIND,
+        profile.id,
+        result.score,
+        result.why.as_dict(),
+        notified=True,
+    )
+    await session.flush()
+    return await _suggest(session, match, challenge, profile)
 
 
 async def _suggest(
