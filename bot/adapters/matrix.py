@@ -691,11 +691,8 @@ class MatrixAdapter:
         target = reply_target(source)
         if target is not None and msg.command is not None and msg.command[0] == "report":
             msg = dataclasses.replace(msg, reply_to=await self._quoted(room_id, target))
-        async with self._sessions() as session:
-            if await store.is_handled(session, Platform.MATRIX.value, event_id):
-                return
         # The dispatcher records the event in the transaction of its effects: a sync replayed
-        # after a crash finds it there, whether the crash came before or after the commit.
+        # after a crash finds it there (and drops it), whether the crash came before or after.
         await self._on_message(dataclasses.replace(msg, event_id=event_id))
 
     async def _quoted(self, room_id: str, event_id: str) -> Quoted | None:
